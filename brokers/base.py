@@ -1,0 +1,208 @@
+"""``BaseBroker``: the interface the trading bot talks to, and the checks every broker shares.
+
+Every broker returns the shapes in :mod:`brokers.shapes` and raises the errors in
+:mod:`brokers.errors`. The checks that must happen *before* anything is sent (connected?
+symbol supported? a limit order has a price?) live here once, so no broker can forget them.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, Any
+
+from brokers.errors import InvalidOrderError, InvalidSymbolError, NotConnectedError
+from brokers.shapes import (
+    OHLCV,
+    Balance,
+    BalanceEntry,
+    Order,
+    OrderSide,
+    OrderType,
+    Position,
+    Ticker,
+)
+
+if TYPE_CHECKING:
+    from brokers.config import BrokerConfig
+
+__all__ = [
+    "OHLCV",
+    "Balance",
+    "BalanceEntry",
+    "BaseBroker",
+    "Order",
+    "OrderSide",
+    "OrderType",
+    "Position",
+    "Ticker",
+]
+
+ORDER_SIDES = ("buy", "sell")
+#: Order types that need a price.
+PRICED_ORDER_TYPES = ("limit", "stop_loss_limit", "take_profit_limit")
+
+
+class BaseBroker(abc.ABC):
+    """One exchange account, as the trading bot sees it.
+
+    Subclasses implement the abstract methods; they call :meth:`_require_connected`,
+    :meth:`_require_symbol` and :meth:`_check_order` first, so that refusals happen before any
+    request is made.
+    """
+
+    #: Registry name of the broker (``binance``, ``kraken``...). Set by each broker class.
+    name: str = ""
+
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+        self._connected = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def connect(self) -> bool:
+        """Open the session and load what the broker needs (markets). True when ready."""
+
+    @abc.abstractmethod
+    def disconnect(self) -> None:
+        """Close the session. Safe to call twice."""
+
+    def is_connected(self) -> bool:
+        """Whether :meth:`connect` succeeded and :meth:`disconnect` has not been called since."""
+        return self._connected
+
+    # -- market data -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_balance(self) -> Balance:
+        """Free, used and total balance per currency (zero balances omitted)."""
+
+    @abc.abstractmethod
+    def get_ticker(self, symbol: str) -> Ticker:
+        """Last price and top of book for ``symbol`` (``BASE/QUOTE``)."""
+
+    @abc.abstractmethod
+    def get_ohlcv(
+        self, symbol: str, timeframe: str = "1h", limit: int = 100, since: int | None = None
+    ) -> list[OHLCV]:
+        """Candles ``[ts_ms, open, high, low, close, volume]``, oldest first."""
+
+    # -- orders ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_order(
+        self,
+        symbol: str,
+        order_type: str,
+        side: str,
+        amount: float,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+        *,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Place an order once. A client order id is generated when none is given; if the answer
+        is lost, the order is looked up by that id before anything is re-sent."""
+
+    @abc.abstractmethod
+    def cancel_order(self, order_id: str, symbol: str | None = None) -> Order:
+        """Cancel an open order. Raises ``OrderNotFoundError`` when there is none to cancel."""
+
+    @abc.abstractmethod
+    def get_order(self, order_id: str, symbol: str | None = None) -> Order:
+        """One order by exchange id. Raises ``OrderNotFoundError`` when it does not exist."""
+
+    @abc.abstractmethod
+    def get_open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders, for one symbol or all supported ones."""
+
+    @abc.abstractmethod
+    def get_positions(self) -> list[Position]:
+        """Open positions (for spot accounts: derived from the balance)."""
+
+    # -- symbols ---------------------------------------------------------------------------
+    def get_supported_symbols(self) -> list[str]:
+        """The pairs this broker trades: the config's ``supported_pairs``."""
+        return list(self.config.supported_pairs)
+
+    def validate_symbol(self, symbol: str) -> bool:
+        """Whether ``symbol`` is one of the supported pairs."""
+        pairs = self.config.supported_pairs
+        return isinstance(symbol, str) and (not pairs or symbol in pairs)
+
+    # -- shared pre-checks -----------------------------------------------------------------
+    def _require_connected(self) -> None:
+        if not self._connected:
+            raise NotConnectedError(
+                "not connected: call connect() before using the broker", broker=self.name
+            )
+
+    def _require_symbol(self, symbol: str | None) -> None:
+        if symbol is None:
+            return
+        if not self.validate_symbol(symbol):
+            pairs = ", ".join(self.config.supported_pairs)
+            raise InvalidSymbolError(
+                f"symbol {symbol!r} is not supported; supported_pairs are: {pairs}",
+                broker=self.name,
+            )
+
+    def _check_order(
+        self, symbol: str, order_type: str, side: str, amount: float, price: float | None
+    ) -> None:
+        """Refuse an order that cannot be right, before any request is made."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        if side not in ORDER_SIDES:
+            raise InvalidOrderError(f"side must be 'buy' or 'sell', got {side!r}", broker=self.name)
+        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount <= 0:
+            raise InvalidOrderError(
+                f"amount must be a positive number, got {amount!r}", broker=self.name
+            )
+        if order_type in PRICED_ORDER_TYPES and price is None:
+            raise InvalidOrderError(
+                f"a {order_type} order needs a price; pass price=... or use a market order",
+                broker=self.name,
+            )
+        if price is not None and (
+            not isinstance(price, (int, float)) or isinstance(price, bool) or price <= 0
+        ):
+            raise InvalidOrderError(
+                f"price must be a positive number, got {price!r}", broker=self.name
+            )
+
+    def __enter__(self) -> BaseBroker:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+    def __repr__(self) -> str:
+        state = "connected" if self._connected else "disconnected"
+        return f"<{type(self).__name__} {self.name!r} {state}>"
+
+
+def balance_positions(balance: Balance, pairs: list[str]) -> list[Position]:
+    """Spot positions derived from a balance: one long position per held base asset of ``pairs``.
+
+    This is the fallback for exchanges without a positions endpoint: holding 0.5 BTC with
+    BTC/USDT configured is a 0.5 long BTC/USDT position. Prices are not known here.
+    """
+    positions: list[Position] = []
+    seen: set[str] = set()
+    for pair in pairs:
+        base = pair.split("/")[0]
+        entry: BalanceEntry | None = balance.get(base)
+        if entry is None or not entry["total"] or base in seen:
+            continue
+        seen.add(base)
+        positions.append(
+            {
+                "symbol": pair,
+                "side": "long",
+                "contracts": entry["total"],
+                "entry_price": None,
+                "mark_price": None,
+                "unrealized_pnl": None,
+                "leverage": None,
+            }
+        )
+    return positions

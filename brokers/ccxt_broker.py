@@ -1,0 +1,334 @@
+"""The shared ccxt broker. A generated ccxt broker is a thin subclass of :class:`CcxtBroker`.
+
+Everything common to ccxt exchanges lives here once: credential mapping, sandbox selection,
+rate limit and timeout, market loading (or a recorded snapshot), capability checks against
+ccxt's ``has``, error mapping, retries for reads and the place-once rule for orders. A subclass
+says only how its exchange differs: ``exchange_id``, ``ccxt_options``, ``capabilities``,
+``client_order_id_param`` or an overridden method.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from brokers.base import BaseBroker, balance_positions
+from brokers.config import CCXT_CREDENTIALS, BrokerConfig
+from brokers.errors import (
+    BrokerError,
+    ConfigError,
+    NotSupportedError,
+    OrderNotFoundError,
+    map_exception,
+    parse_retry_after,
+)
+from brokers.retry import call_with_retry, new_client_order_id, place_order_once
+from brokers.shapes import (
+    OHLCV,
+    Balance,
+    Order,
+    Position,
+    Ticker,
+    balance_from_ccxt,
+    ohlcv_from_rows,
+    order_from_ccxt,
+    position_from_ccxt,
+    ticker_from_ccxt,
+)
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class CcxtBroker(BaseBroker):
+    """A broker over one ccxt exchange class (sync API).
+
+    ``markets`` (a ccxt markets dict, e.g. a recorded snapshot) replaces the ``load_markets``
+    request on connect; tests and replays use it so no exchange listing is fetched.
+    """
+
+    #: ccxt exchange id; defaults to the config's name.
+    exchange_id: ClassVar[str] = ""
+    #: Extra ccxt ``options`` for this exchange (merged under the config's custom ccxt_options).
+    ccxt_options: ClassVar[dict[str, Any]] = {}
+    #: Overrides of ccxt's ``has`` for our use (e.g. ``{"fetchPositions": False}`` on spot-only).
+    capabilities: ClassVar[dict[str, bool]] = {}
+    #: The ``params`` key that carries a client order id on create (ccxt's unified default).
+    client_order_id_param: ClassVar[str] = "clientOrderId"
+    #: Whether ``fetch_order`` accepts ``{client_order_id_param: id}`` to look an order up.
+    fetch_order_by_client_id: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        *,
+        markets: dict[str, Any] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(config)
+        self.name = self.name or config.name
+        self._markets_snapshot = markets
+        self._sleep = sleep
+        self._exchange: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def exchange(self) -> Any:
+        """The underlying ccxt exchange object (created on first use)."""
+        if self._exchange is None:
+            self._exchange = self._build_exchange()
+        return self._exchange
+
+    def _build_exchange(self) -> Any:
+        ccxt = importlib.import_module("ccxt")
+        exchange_id = self.exchange_id or self.config.name
+        klass = getattr(ccxt, exchange_id, None)
+        if klass is None:
+            raise ConfigError(
+                f"ccxt has no exchange {exchange_id!r}", pointer="/name", path=self.config.source
+            )
+        settings = self.config.settings
+        params: dict[str, Any] = {
+            "enableRateLimit": settings.enable_rate_limit,
+            "timeout": settings.timeout,
+            "options": {**self.ccxt_options, **self.config.custom.get("ccxt_options", {})},
+        }
+        if settings.rate_limit is not None:
+            params["rateLimit"] = settings.rate_limit
+        if settings.recv_window is not None:
+            params["options"]["recvWindow"] = settings.recv_window
+        for ours, theirs in CCXT_CREDENTIALS.items():
+            if self.config.credentials.get(ours):
+                params[theirs] = self.config.credentials[ours]
+        exchange = klass(params)
+        if settings.testnet:
+            if not exchange.urls.get("test"):
+                raise ConfigError(
+                    f"{exchange_id} has no testnet/sandbox in ccxt; set settings.testnet to false "
+                    "only if you mean to trade on the live exchange",
+                    pointer="/settings/testnet",
+                    path=self.config.source,
+                    broker=self.name,
+                )
+            exchange.set_sandbox_mode(True)
+        self._apply_url_overrides(exchange)
+        return exchange
+
+    def _apply_url_overrides(self, exchange: Any) -> None:
+        """Point API URLs elsewhere (a proxy, the local exchange stand-in): ``custom_settings.urls``."""
+        overrides: dict[str, str] = self.config.custom.get("urls", {})
+        if not overrides:
+            return
+        if isinstance(exchange.urls.get("api"), str):
+            exchange.urls["api"] = overrides.get("api", exchange.urls["api"])
+        else:
+            exchange.urls["api"] = {**exchange.urls["api"], **overrides}
+
+    def connect(self) -> bool:
+        """Create the ccxt exchange and load markets (or the snapshot given at construction)."""
+        exchange = self.exchange
+        if self._markets_snapshot is not None:
+            exchange.set_markets(self._markets_snapshot)
+        else:
+            self._read(lambda: exchange.load_markets(), "load markets")
+        missing = [p for p in self.config.supported_pairs if p not in exchange.markets]
+        if missing:
+            raise ConfigError(
+                f"{self.name} does not list {', '.join(missing)}"
+                + (" on its testnet" if self.config.settings.testnet else "")
+                + "; remove them from supported_pairs",
+                pointer="/supported_pairs",
+                path=self.config.source,
+                broker=self.name,
+            )
+        self._connected = True
+        return True
+
+    def disconnect(self) -> None:
+        """Forget the session; the next ``connect`` starts afresh."""
+        self._connected = False
+        if self._exchange is not None:
+            session = getattr(self._exchange, "session", None)
+            if session is not None:
+                session.close()
+        self._exchange = None
+
+    # -- capability and call helpers -------------------------------------------------------
+    def has(self, method: str) -> bool:
+        """Whether the exchange supports ccxt's unified ``method`` (our overrides first)."""
+        if method in self.capabilities:
+            return self.capabilities[method]
+        return bool(self.exchange.has.get(method))
+
+    def _require(self, method: str, what: str) -> None:
+        if not self.has(method):
+            raise NotSupportedError(
+                f"{self.name} cannot {what}: ccxt's {self.exchange_id or self.name} has no "
+                f"{method}",
+                broker=self.name,
+            )
+
+    def _to_error(self, exc: BaseException) -> BrokerError:
+        retry_after = None
+        if type(exc).__name__ in ("RateLimitExceeded", "DDoSProtection"):
+            headers = getattr(self._exchange, "last_response_headers", None) or {}
+            retry_after = parse_retry_after(
+                next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+            )
+        return map_exception(exc, broker=self.name, retry_after=retry_after)
+
+    def _read(self, fn: Callable[[], T], describe: str) -> T:
+        return call_with_retry(
+            fn,
+            policy=self.config.settings.retry,
+            describe=f"{self.name}: {describe}",
+            to_error=self._to_error,
+            sleep=self._sleep,
+        )
+
+    # -- market data -----------------------------------------------------------------------
+    def get_balance(self) -> Balance:
+        """Balances per currency, from ``fetch_balance``."""
+        self._require_connected()
+        self._require("fetchBalance", "fetch balances")
+        return balance_from_ccxt(self._read(self.exchange.fetch_balance, "fetch balance"))
+
+    def get_ticker(self, symbol: str) -> Ticker:
+        """The ticker of ``symbol``, from ``fetch_ticker``."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        self._require("fetchTicker", "fetch tickers")
+        return ticker_from_ccxt(
+            self._read(lambda: self.exchange.fetch_ticker(symbol), "fetch ticker")
+        )
+
+    def get_ohlcv(
+        self, symbol: str, timeframe: str = "1h", limit: int = 100, since: int | None = None
+    ) -> list[OHLCV]:
+        """Candles from ``fetch_ohlcv``; the timeframe must be one the exchange offers."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        self._require("fetchOHLCV", "fetch candles")
+        timeframes = self.exchange.timeframes or {}
+        if timeframes and timeframe not in timeframes:
+            raise NotSupportedError(
+                f"timeframe {timeframe!r} is not offered by {self.name}; use one of "
+                f"{', '.join(timeframes)}",
+                broker=self.name,
+            )
+        rows = self._read(
+            lambda: self.exchange.fetch_ohlcv(symbol, timeframe, since, limit), "fetch candles"
+        )
+        return ohlcv_from_rows(rows)
+
+    # -- orders ----------------------------------------------------------------------------
+    def create_order(
+        self,
+        symbol: str,
+        order_type: str,
+        side: str,
+        amount: float,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+        *,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Place an order once (see :func:`brokers.retry.place_order_once`)."""
+        self._check_order(symbol, order_type, side, amount, price)
+        self._require("createOrder", "place orders")
+        client_id = client_order_id or new_client_order_id()
+        request = {**(params or {}), self.client_order_id_param: client_id}
+
+        def send() -> Order:
+            raw = self.exchange.create_order(symbol, order_type, side, amount, price, request)
+            order = order_from_ccxt(raw)
+            if not order["client_order_id"]:
+                order["client_order_id"] = client_id
+            return order
+
+        def find() -> Order | None:
+            return self._find_by_client_id(client_id, symbol)
+
+        can_find = self.fetch_order_by_client_id or self.has("fetchOpenOrders")
+        return place_order_once(
+            send,
+            find if can_find else None,
+            client_order_id=client_id,
+            policy=self.config.settings.retry,
+            to_error=self._to_error,
+            sleep=self._sleep,
+            broker=self.name,
+        )
+
+    def _find_by_client_id(self, client_id: str, symbol: str) -> Order | None:
+        """The order carrying ``client_id``, or None when the exchange has none."""
+        if self.fetch_order_by_client_id:
+            try:
+                raw = self.exchange.fetch_order(
+                    None, symbol, {self.client_order_id_param: client_id}
+                )
+            except Exception as exc:
+                if isinstance(self._to_error(exc), OrderNotFoundError):
+                    return None
+                raise
+            return order_from_ccxt(raw)
+        for method in ("fetchOpenOrders", "fetchClosedOrders"):
+            if not self.has(method):
+                continue
+            fetch = getattr(
+                self.exchange,
+                "fetch_open_orders" if method == "fetchOpenOrders" else "fetch_closed_orders",
+            )
+            for raw in fetch(symbol):
+                if raw.get("clientOrderId") == client_id:
+                    return order_from_ccxt(raw)
+        return None
+
+    def cancel_order(self, order_id: str, symbol: str | None = None) -> Order:
+        """Cancel ``order_id``; cancelling is idempotent, so it is retried like a read."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        self._require("cancelOrder", "cancel orders")
+        raw = self._read(lambda: self.exchange.cancel_order(order_id, symbol), "cancel order")
+        order = order_from_ccxt(raw)
+        order["status"] = order["status"] or "canceled"
+        return order
+
+    def get_order(self, order_id: str, symbol: str | None = None) -> Order:
+        """One order, from ``fetch_order``."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        self._require("fetchOrder", "fetch orders")
+        return order_from_ccxt(
+            self._read(lambda: self.exchange.fetch_order(order_id, symbol), "fetch order")
+        )
+
+    def get_open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders of ``symbol``, or of every supported pair."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        self._require("fetchOpenOrders", "list open orders")
+        orders: list[Order] = []
+        for scope in [symbol] if symbol else list(self.config.supported_pairs):
+            orders.extend(order_from_ccxt(o) for o in self._fetch_open_orders(scope))
+        return orders
+
+    def _fetch_open_orders(self, symbol: str) -> list[dict[str, Any]]:
+        raw: list[dict[str, Any]] = self._read(
+            lambda: self.exchange.fetch_open_orders(symbol), "fetch open orders"
+        )
+        return raw
+
+    def get_positions(self) -> list[Position]:
+        """Derivative positions from ``fetch_positions`` when futures/margin are enabled and the
+        exchange has it; otherwise spot holdings derived from the balance."""
+        self._require_connected()
+        if self.config.futures_enabled:
+            self._require("fetchPositions", "fetch positions")
+            pairs = list(self.config.supported_pairs) or None
+            raw = self._read(lambda: self.exchange.fetch_positions(pairs), "fetch positions")
+            return [position_from_ccxt(p) for p in raw if float(p.get("contracts") or 0)]
+        return balance_positions(self.get_balance(), list(self.config.supported_pairs))

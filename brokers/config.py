@@ -1,0 +1,370 @@
+"""Loading a broker config: JSON, then the schema, then ``${VAR}`` from the environment.
+
+Every failure is a :class:`~brokers.errors.ConfigError` naming the file, the JSON pointer, the
+line and column where known, and what to do about it. The schema is compiled once per process.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from brokers.errors import ConfigError
+from brokers.json_positions import locate, pointer_of
+from brokers.retry import RetryPolicy
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "broker-config.schema.json"
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+#: Our credential names -> ccxt's attribute names.
+CCXT_CREDENTIALS: dict[str, str] = {
+    "api_key": "apiKey",
+    "api_secret": "secret",
+    "passphrase": "password",
+    "uid": "uid",
+    "private_key": "privateKey",
+    "wallet_address": "walletAddress",
+    "account_id": "accountId",
+    "login": "login",
+    "token": "token",
+}
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Connection settings (``settings`` in the config); times are milliseconds."""
+
+    testnet: bool = True
+    rate_limit: int | None = None
+    enable_rate_limit: bool = True
+    timeout: int = 10000
+    recv_window: int | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """A validated broker config with environment references resolved.
+
+    ``credentials`` maps our credential names (``api_key``...) to their values; names whose
+    reference was empty are absent. ``source`` is the file it came from, when it came from one.
+    """
+
+    name: str
+    integration: str = "ccxt"
+    type: str = "crypto"
+    enabled: bool = True
+    description: str = ""
+    credentials: dict[str, str] = field(default_factory=dict)
+    settings: BrokerSettings = field(default_factory=BrokerSettings)
+    supported_pairs: list[str] = field(default_factory=list)
+    trading: dict[str, Any] = field(default_factory=dict)
+    risk: dict[str, Any] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+    @property
+    def futures_enabled(self) -> bool:
+        """Whether positions come from the exchange's positions endpoint."""
+        return bool(self.trading.get("futures_enabled") or self.trading.get("margin_enabled"))
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The broker config schema (read once)."""
+    with SCHEMA_PATH.open(encoding="utf-8") as handle:
+        loaded: dict[str, Any] = json.load(handle)
+    return loaded
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config document."""
+
+    pointer: str
+    message: str
+    rule: str
+    line: int | None = None
+    column: int | None = None
+
+
+def read_document(path: str | Path) -> tuple[str, Any]:
+    """Read and parse a JSON file; syntax errors become a ConfigError with line and column."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError("file not found", path=name) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", path=name) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror}", path=name) from exc
+    try:
+        return text, json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"invalid JSON: {exc.msg}", path=name, line=exc.lineno, column=exc.colno
+        ) from exc
+    except RecursionError as exc:
+        raise ConfigError("invalid JSON: nested too deeply", path=name) from exc
+
+
+def schema_problems(document: Any, text: str | None = None) -> list[Problem]:
+    """Everything the schema finds wrong with ``document``, as sentences, in document order.
+
+    With ``text`` (the document's source) each problem gets a line and column.
+    """
+    problems = [_problem(error) for error in _validator().iter_errors(document)]
+    problems = _dedupe(problems)
+    name = document.get("name") if isinstance(document, dict) else None
+    prefix = name.upper() if isinstance(name, str) and name.isidentifier() else "BROKER"
+    problems = [
+        Problem(p.pointer, p.message.replace(_BROKER_PLACEHOLDER, prefix), p.rule) for p in problems
+    ]
+    if text is not None:
+        problems = [
+            Problem(p.pointer, p.message, p.rule, *locate(text, p.pointer)) for p in problems
+        ]
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.pointer))
+    else:
+        problems.sort(key=lambda p: p.pointer)
+    return problems
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for problem in problems:
+        if (problem.pointer, problem.message) not in seen:
+            seen.add((problem.pointer, problem.message))
+            unique.append(problem)
+    return unique
+
+
+def _problem(error: Any) -> Problem:
+    """Turn one jsonschema error into a sentence a person can act on."""
+    path = list(error.absolute_path)
+    pointer = pointer_of(path)
+    rule = str(error.validator)
+    value = error.instance
+    described = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+    if rule == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
+        key = extra[0] if extra else "?"
+        hint = difflib.get_close_matches(key, allowed, n=1)
+        suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+        return Problem(
+            pointer_of([*path, key]),
+            f"unknown key {key!r}: {suggestion}allowed here: {', '.join(allowed)}",
+            rule,
+        )
+    if rule == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else "?"
+        return Problem(pointer, f"missing required key {missing!r}", rule)
+    if rule == "type":
+        expected = error.validator_value
+        return Problem(
+            pointer, f"must be {_article(expected)}, got {_kind(value)} {_show(value)}", rule
+        )
+    if rule == "enum":
+        choices = ", ".join(json.dumps(c) for c in error.validator_value)
+        return Problem(pointer, f"must be one of {choices}; got {_show(value)}", rule)
+    if rule == "pattern":
+        return Problem(pointer, _pattern_message(path, value, described), rule)
+    if rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        words = {
+            "minimum": "at least",
+            "maximum": "at most",
+            "exclusiveMinimum": "greater than",
+            "exclusiveMaximum": "less than",
+        }
+        return Problem(
+            pointer, f"must be {words[rule]} {error.validator_value}, got {_show(value)}", rule
+        )
+    if rule == "uniqueItems":
+        dupes = sorted({json.dumps(v) for v in value if value.count(v) > 1})
+        return Problem(pointer, f"lists {', '.join(dupes)} more than once; remove the copies", rule)
+    if rule == "minItems":
+        return Problem(pointer, f"needs at least {error.validator_value} item(s)", rule)
+    if rule == "maxLength":
+        return Problem(pointer, f"is longer than {error.validator_value} characters", rule)
+    return Problem(pointer, error.message, rule)
+
+
+def _pattern_message(path: list[Any], value: Any, described: str) -> str:
+    if path and path[0] == "api_credentials":
+        return (
+            f"{_show(value, secret=True)} is not an environment reference: write "
+            f"'${{{_env_name_hint(path)}}}' and export the secret in that variable; "
+            "literal secrets are not allowed in config files"
+        )
+    if path and path[0] == "supported_pairs":
+        return f"{_show(value)} is not a unified symbol: write BASE/QUOTE (BTC/USDT) or BASE/QUOTE:SETTLE"
+    if path == ["name"]:
+        return f"{_show(value)} is not a valid broker name: use lowercase letters, digits and _, starting with a letter"
+    return f"{_show(value)} does not match the expected format" + (
+        f" ({described})" if described else ""
+    )
+
+
+_BROKER_PLACEHOLDER = "\x00BROKER\x00"
+
+
+def _env_name_hint(path: list[Any]) -> str:
+    return f"{_BROKER_PLACEHOLDER}_{str(path[-1]).upper()}"
+
+
+def _article(expected: Any) -> str:
+    if isinstance(expected, list):
+        return " or ".join(_article(e) for e in expected)
+    word = {"object": "an object", "array": "a list", "integer": "an integer"}.get(expected)
+    return word or f"a {expected}"
+
+
+def _kind(value: Any) -> str:
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "object",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _show(value: Any, *, secret: bool = False) -> str:
+    if secret and isinstance(value, str) and value and not ENV_REFERENCE.fullmatch(value):
+        return f"the value ({len(value)} characters, hidden)"
+    text = json.dumps(value) if not isinstance(value, (dict, list)) else _kind(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def env_references(document: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str, str]]:
+    """Every ``${VAR}`` in the document's strings, as (pointer, variable name)."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key != "$schema":
+                yield from env_references(value, (*path, key))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from env_references(value, (*path, index))
+    elif isinstance(document, str):
+        for match in ENV_REFERENCE.finditer(document):
+            yield pointer_of(path), match.group(1)
+
+
+def interpolate(
+    document: Any, env: Mapping[str, str], *, source: str | None = None, text: str | None = None
+) -> Any:
+    """Replace ``${VAR}`` references with values from ``env``; a missing one is a ConfigError."""
+    for pointer, var in env_references(document):
+        if not env.get(var):
+            line, column = locate(text, pointer) if text else (None, None)
+            state = "is empty" if var in env else "is not set"
+            raise ConfigError(
+                f"environment variable {var} {state}; export it (see .env.example) or leave the "
+                "reference empty if the exchange does not need it",
+                path=source,
+                pointer=pointer,
+                line=line,
+                column=column,
+            )
+    return _substitute(document, env)
+
+
+def _substitute(value: Any, env: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: (v if k == "$schema" else _substitute(v, env)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, env) for v in value]
+    if isinstance(value, str):
+        return ENV_REFERENCE.sub(lambda m: env.get(m.group(1), ""), value)
+    return value
+
+
+def build_config(
+    document: Any,
+    *,
+    source: str | None = None,
+    text: str | None = None,
+    env: Mapping[str, str] | None = None,
+    resolve_env: bool = True,
+) -> BrokerConfig:
+    """Validate a parsed config document and turn it into a :class:`BrokerConfig`.
+
+    Raises ConfigError for the first schema problem (call :func:`schema_problems` for all of
+    them) and, when ``resolve_env``, for a missing environment variable.
+    """
+    problems = schema_problems(document, text)
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise ConfigError(
+            first.message + more,
+            path=source,
+            pointer=first.pointer,
+            line=first.line,
+            column=first.column,
+        )
+    if resolve_env:
+        document = interpolate(
+            document, os.environ if env is None else env, source=source, text=text
+        )
+    settings = document["settings"]
+    retry = settings.get("retry", {})
+    defaults = RetryPolicy()
+    policy = RetryPolicy(
+        max_attempts=retry.get("max_attempts", defaults.max_attempts),
+        base_delay=retry.get("base_delay_ms", defaults.base_delay * 1000) / 1000,
+        max_delay=retry.get("max_delay_ms", defaults.max_delay * 1000) / 1000,
+    )
+    return BrokerConfig(
+        name=document["name"],
+        integration=document.get("integration", "ccxt"),
+        type=document["type"],
+        enabled=document["enabled"],
+        description=document.get("description", ""),
+        credentials={k: v for k, v in document["api_credentials"].items() if v},
+        settings=BrokerSettings(
+            testnet=settings["testnet"],
+            rate_limit=settings.get("rate_limit"),
+            enable_rate_limit=settings.get("enable_rate_limit", True),
+            timeout=settings.get("timeout", 10000),
+            recv_window=settings.get("recv_window"),
+            retry=policy,
+        ),
+        supported_pairs=list(document["supported_pairs"]),
+        trading=dict(document.get("trading_settings", {})),
+        risk=dict(document.get("risk_management", {})),
+        custom=dict(document.get("custom_settings", {})),
+        source=source,
+    )
+
+
+def load_config(
+    path: str | Path, *, env: Mapping[str, str] | None = None, resolve_env: bool = True
+) -> BrokerConfig:
+    """Read, validate and resolve the config file at ``path``."""
+    text, document = read_document(path)
+    return build_config(document, source=str(path), text=text, env=env, resolve_env=resolve_env)
+
+
+def default_config_path(name: str, root: Path | None = None) -> Path:
+    """Where the config of broker ``name`` lives: ``config/brokers/<name>.json``."""
+    return (root or Path.cwd()) / "config" / "brokers" / f"{name}.json"

@@ -1,0 +1,242 @@
+"""The one error tree every broker raises, and the one place foreign exceptions are mapped to it.
+
+A caller of any broker catches ``BrokerError`` (or a child) and never sees ccxt's, requests'
+or json's exceptions: :func:`map_exception` turns them into ours, keeping the original as
+``__cause__``. ``retryable`` says whether repeating the same call is safe *for reads*; whether an
+order may be re-sent is decided in :mod:`brokers.retry`, never here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class BrokerError(Exception):
+    """Root of every error a broker raises."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, broker: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.broker = broker
+
+    def __str__(self) -> str:
+        return f"[{self.broker}] {self.message}" if self.broker else self.message
+
+
+class ConfigError(BrokerError):
+    """A broker config is unreadable, invalid or refers to a missing environment variable.
+
+    ``path`` is the file, ``pointer`` the JSON pointer of the offending value (``""`` for the
+    whole document), ``line``/``column`` where in the file it is, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        pointer: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        broker: str | None = None,
+    ) -> None:
+        super().__init__(message, broker=broker)
+        self.path = path
+        self.pointer = pointer
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        where = self.path or "<config>"
+        if self.line is not None:
+            where += f":{self.line}:{self.column or 1}"
+        if self.pointer is not None:
+            where += f" {self.pointer or '/'}"
+        return f"{where}: {self.message}"
+
+
+class UnknownBrokerError(BrokerError, LookupError):
+    """No broker of that name is registered."""
+
+
+class NotConnectedError(BrokerError):
+    """A method was called before ``connect()`` (or after ``disconnect()``)."""
+
+
+class NotSupportedError(BrokerError):
+    """The exchange has no way to do what was asked; nothing was sent."""
+
+
+class InvalidSymbolError(BrokerError):
+    """The symbol is not in the broker's supported pairs or not listed by the exchange."""
+
+
+class InvalidRequestError(BrokerError):
+    """The request was malformed or missing arguments; fix the call, do not retry it."""
+
+
+class InvalidOrderError(BrokerError):
+    """The exchange (or our pre-check) refused the order as specified."""
+
+
+class DuplicateOrderError(InvalidOrderError):
+    """An order with the same client order id already exists."""
+
+
+class OrderNotFoundError(InvalidOrderError):
+    """No order with that id exists (or it is no longer open, for cancels)."""
+
+
+class InsufficientFundsError(BrokerError):
+    """The account lacks the balance for the order."""
+
+
+class AuthenticationError(BrokerError):
+    """Credentials were refused: wrong key, bad signature, missing permission or clock skew."""
+
+
+class ExchangeError(BrokerError):
+    """The exchange answered with an error that has no more specific class."""
+
+
+class BadResponseError(BrokerError):
+    """The exchange's answer could not be understood (truncated JSON, an HTML page...)."""
+
+    retryable = True
+
+
+class BrokerConnectionError(BrokerError):
+    """The request did not complete: connection refused or reset, DNS, TLS."""
+
+    retryable = True
+
+
+class RequestTimeoutError(BrokerConnectionError):
+    """No answer in time. For orders the request may or may not have been executed."""
+
+
+class ExchangeUnavailableError(BrokerConnectionError):
+    """The exchange is down, in maintenance or answered 5xx."""
+
+
+class RateLimitError(BrokerConnectionError):
+    """Too many requests. ``retry_after`` is the server's hint in seconds, when it gave one."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, broker: str | None = None
+    ) -> None:
+        super().__init__(message, broker=broker)
+        self.retry_after = retry_after
+
+
+# ccxt class name -> our class, most specific first. Matching walks the exception's MRO, so a
+# subclass ccxt adds later still maps through its parent.
+_CCXT_MAP: dict[str, type[BrokerError]] = {
+    "RateLimitExceeded": RateLimitError,
+    "DDoSProtection": RateLimitError,
+    "RequestTimeout": RequestTimeoutError,
+    "OnMaintenance": ExchangeUnavailableError,
+    "ExchangeNotAvailable": ExchangeUnavailableError,
+    "InvalidNonce": AuthenticationError,
+    "NetworkError": BrokerConnectionError,
+    "NullResponse": BadResponseError,
+    "BadResponse": BadResponseError,
+    "OperationFailed": BrokerConnectionError,
+    "AuthenticationError": AuthenticationError,
+    "InsufficientFunds": InsufficientFundsError,
+    "OrderNotFound": OrderNotFoundError,
+    "DuplicateOrderId": DuplicateOrderError,
+    "InvalidOrder": InvalidOrderError,
+    "BadSymbol": InvalidSymbolError,
+    "NotSupported": NotSupportedError,
+    "ArgumentsRequired": InvalidRequestError,
+    "BadRequest": InvalidRequestError,
+    "ExchangeError": ExchangeError,
+    "BaseError": BrokerError,
+}
+
+_HTTP_STATUS_MAP: dict[int, type[BrokerError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: ExchangeError,
+    408: RequestTimeoutError,
+    418: RateLimitError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(status: int) -> type[BrokerError]:
+    """The error class for an HTTP status the exchange answered with."""
+    if status in _HTTP_STATUS_MAP:
+        return _HTTP_STATUS_MAP[status]
+    if status >= 500:
+        return ExchangeUnavailableError
+    return ExchangeError
+
+
+def parse_retry_after(value: Any) -> float | None:
+    """Seconds from a ``Retry-After`` header value (delta-seconds form), or None."""
+    if value is None:
+        return None
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def map_exception(
+    exc: BaseException,
+    *,
+    broker: str | None = None,
+    retry_after: float | None = None,
+) -> BrokerError:
+    """Return our error for a foreign exception; raise the result ``from exc`` to keep the cause.
+
+    Handles ccxt's tree (by class name along the MRO, so ccxt is not imported here), requests'
+    exceptions, and JSON decoding errors. A ``BrokerError`` is returned unchanged.
+    """
+    if isinstance(exc, BrokerError):
+        return exc
+    message = str(exc) or type(exc).__name__
+    module = type(exc).__module__.split(".")[0]
+    if module == "ccxt":
+        for klass in type(exc).__mro__:
+            target = _CCXT_MAP.get(klass.__name__)
+            if target is not None:
+                return _build(target, message, broker, retry_after)
+    if module in ("requests", "urllib3"):
+        return _build(_requests_target(exc), message, broker, retry_after)
+    if isinstance(exc, json.JSONDecodeError):
+        return BadResponseError(f"malformed JSON from the exchange: {message}", broker=broker)
+    if isinstance(exc, TimeoutError):
+        return RequestTimeoutError(message, broker=broker)
+    if isinstance(exc, (ConnectionError, OSError)):
+        return BrokerConnectionError(message, broker=broker)
+    return BrokerError(f"{type(exc).__name__}: {message}", broker=broker)
+
+
+def _requests_target(exc: BaseException) -> type[BrokerError]:
+    names = {klass.__name__ for klass in type(exc).__mro__}
+    response = getattr(exc, "response", None)
+    if "HTTPError" in names and response is not None:
+        return error_for_status(int(response.status_code))
+    if names & {"Timeout", "ReadTimeout", "ConnectTimeout", "TimeoutError"}:
+        return RequestTimeoutError
+    if "JSONDecodeError" in names or "InvalidJSONError" in names:
+        return BadResponseError
+    if names & {"ConnectionError", "ProtocolError", "ChunkedEncodingError", "SSLError"}:
+        return BrokerConnectionError
+    return BrokerError
+
+
+def _build(
+    target: type[BrokerError], message: str, broker: str | None, retry_after: float | None
+) -> BrokerError:
+    if target is RateLimitError:
+        return RateLimitError(message, retry_after=retry_after, broker=broker)
+    return target(message, broker=broker)

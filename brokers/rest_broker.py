@@ -1,0 +1,438 @@
+"""The shared signed-REST broker, for exchanges ccxt lacks.
+
+A generated REST broker subclasses :class:`RestBroker` and states its URLs, signing scheme,
+endpoint paths and, where its JSON differs, the ``parse_*`` normalisers. The defaults speak a
+Binance-style API (``/api/v3/...``, HMAC-SHA256 over the query), which many exchanges copy, so
+a new broker starts from something that works and changes only what differs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import requests
+
+from brokers.base import BaseBroker, balance_positions
+from brokers.config import BrokerConfig
+from brokers.errors import (
+    AuthenticationError,
+    BadResponseError,
+    BrokerError,
+    ConfigError,
+    DuplicateOrderError,
+    InsufficientFundsError,
+    InvalidOrderError,
+    InvalidRequestError,
+    OrderNotFoundError,
+    RateLimitError,
+    error_for_status,
+    map_exception,
+    parse_retry_after,
+)
+from brokers.retry import call_with_retry, new_client_order_id, place_order_once
+from brokers.shapes import (
+    OHLCV,
+    Balance,
+    Order,
+    Position,
+    Ticker,
+    balance_entry,
+    normalize_status,
+    ohlcv_from_rows,
+    to_float,
+    to_int,
+)
+from brokers.signing import Scheme, Signer
+
+#: Binance-style error codes -> our errors (exchanges that copy Binance's API copy these too).
+BINANCE_STYLE_ERRORS: dict[str, type[BrokerError]] = {
+    "-1003": RateLimitError,
+    "-1013": InvalidOrderError,
+    "-1021": AuthenticationError,
+    "-1022": AuthenticationError,
+    "-2010": InsufficientFundsError,
+    "-2011": OrderNotFoundError,
+    "-2013": OrderNotFoundError,
+    "-2014": AuthenticationError,
+    "-2015": AuthenticationError,
+    "-1102": InvalidRequestError,
+}
+
+
+class RestBroker(BaseBroker):
+    """A broker over a signed REST API, with requests."""
+
+    base_url: ClassVar[str] = ""
+    testnet_url: ClassVar[str] = ""
+    signing_scheme: ClassVar[Scheme] = "hmac_sha256_query"
+    key_header: ClassVar[str] = "X-MBX-APIKEY"
+    signature_header: ClassVar[str] = "X-SIGNATURE"
+    timestamp_header: ClassVar[str] = "X-TIMESTAMP"
+    #: Endpoint paths by purpose.
+    endpoints: ClassVar[dict[str, str]] = {
+        "time": "/api/v3/time",
+        "markets": "/api/v3/exchangeInfo",
+        "balance": "/api/v3/account",
+        "ticker": "/api/v3/ticker/24hr",
+        "ohlcv": "/api/v3/klines",
+        "order": "/api/v3/order",
+        "open_orders": "/api/v3/openOrders",
+    }
+    #: Exchange error code (as a string) -> our error class.
+    error_codes: ClassVar[dict[str, type[BrokerError]]] = BINANCE_STYLE_ERRORS
+    #: Error message fragments that identify a duplicate client order id.
+    duplicate_order_markers: ClassVar[tuple[str, ...]] = ("Duplicate order",)
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        super().__init__(config)
+        self.name = self.name or config.name
+        self._session = session
+        self._sleep = sleep
+        self._last_request = 0.0
+        self.signer = Signer(
+            api_key=config.credentials.get("api_key", ""),
+            secret=config.credentials.get("api_secret", ""),
+            scheme=self.signing_scheme,
+            key_header=self.key_header,
+            signature_header=self.signature_header,
+            timestamp_header=self.timestamp_header,
+            recv_window=config.settings.recv_window,
+        )
+        if clock is not None:
+            self.signer.clock = clock
+        self.markets: dict[str, dict[str, Any]] = {}
+
+    @property
+    def url(self) -> str:
+        """The API root: ``custom_settings.base_url`` if set, else testnet or live URL."""
+        custom = self.config.custom
+        if self.config.settings.testnet:
+            url = custom.get("testnet_url") or self.testnet_url
+            if not url:
+                raise ConfigError(
+                    f"{self.name} has no testnet URL; set settings.testnet to false only if "
+                    "you mean to trade live",
+                    pointer="/settings/testnet",
+                    path=self.config.source,
+                    broker=self.name,
+                )
+            return str(url).rstrip("/")
+        return str(custom.get("base_url") or self.base_url).rstrip("/")
+
+    # -- transport -------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        params: dict[str, Any] | None = None,
+        *,
+        signed: bool = False,
+    ) -> Any:
+        """Send one request and return its decoded JSON; every failure is a BrokerError."""
+        path = self.endpoints.get(endpoint, endpoint)
+        session = self._session or requests.Session()
+        self._session = session
+        self._throttle()
+        if signed:
+            signed_request = self.signer.sign(method, path, params)
+            query: Any = signed_request.params
+            headers = signed_request.headers
+        else:
+            query, headers = sorted((params or {}).items()), {}
+        response = session.request(
+            method,
+            self.url + path,
+            params=query,
+            headers=headers,
+            timeout=self.config.settings.timeout / 1000,
+        )
+        return self._decode(response)
+
+    def _throttle(self) -> None:
+        settings = self.config.settings
+        if settings.enable_rate_limit and settings.rate_limit:
+            wait = self._last_request + settings.rate_limit / 1000 - time.monotonic()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_request = time.monotonic()
+
+    def _decode(self, response: requests.Response) -> Any:
+        try:
+            data = response.json()
+        except (ValueError, json.JSONDecodeError) as exc:
+            if response.status_code >= 400:
+                raise error_for_status(response.status_code)(
+                    f"HTTP {response.status_code} with a non-JSON body", broker=self.name
+                ) from exc
+            raise BadResponseError(
+                f"expected JSON from {response.request.path_url if response.request else '?'}, "
+                f"got {response.headers.get('Content-Type', 'no content type')}",
+                broker=self.name,
+            ) from exc
+        if response.status_code >= 400 or (isinstance(data, dict) and _is_error_body(data)):
+            raise self._error_from_body(response, data)
+        return data
+
+    def _error_from_body(self, response: requests.Response, data: Any) -> BrokerError:
+        code = str(data.get("code")) if isinstance(data, dict) else ""
+        message = (
+            str(data.get("msg") or data.get("message") or data)
+            if isinstance(data, dict)
+            else str(data)
+        )
+        text = f"HTTP {response.status_code}: {message}" + (f" (code {code})" if code else "")
+        klass = self.error_codes.get(code) or error_for_status(response.status_code)
+        if any(marker in message for marker in self.duplicate_order_markers):
+            klass = DuplicateOrderError
+        if klass is RateLimitError:
+            return RateLimitError(
+                text,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                broker=self.name,
+            )
+        return klass(text, broker=self.name)
+
+    def _to_error(self, exc: BaseException) -> BrokerError:
+        return map_exception(exc, broker=self.name)
+
+    def _read(
+        self,
+        method: str,
+        endpoint: str,
+        params: dict[str, Any] | None = None,
+        *,
+        signed: bool = False,
+    ) -> Any:
+        return call_with_retry(
+            lambda: self.request(method, endpoint, params, signed=signed),
+            policy=self.config.settings.retry,
+            describe=f"{self.name}: {method} {endpoint}",
+            to_error=self._to_error,
+            sleep=self._sleep,
+        )
+
+    # -- symbols ---------------------------------------------------------------------------
+    def market_id(self, symbol: str) -> str:
+        """The exchange's id of a unified symbol (``BTC/USDT`` -> ``BTCUSDT``)."""
+        market = self.markets.get(symbol)
+        if market:
+            return str(market["id"])
+        return symbol.split(":")[0].replace("/", "")
+
+    def symbol_of(self, market_id: str) -> str:
+        """The unified symbol of an exchange market id (inverse of :meth:`market_id`)."""
+        for symbol, market in self.markets.items():
+            if market["id"] == market_id:
+                return symbol
+        for symbol in self.config.supported_pairs:
+            if self.market_id(symbol) == market_id:
+                return symbol
+        return market_id
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def connect(self) -> bool:
+        """Check the exchange answers and load the supported markets."""
+        self.markets = self.parse_markets(self._read("GET", "markets"))
+        self._connected = True
+        return True
+
+    def disconnect(self) -> None:
+        """Close the HTTP session."""
+        self._connected = False
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- BaseBroker ------------------------------------------------------------------------
+    def get_balance(self) -> Balance:
+        """Balances per currency."""
+        self._require_connected()
+        return self.parse_balance(self._read("GET", "balance", signed=True))
+
+    def get_ticker(self, symbol: str) -> Ticker:
+        """The 24h ticker of ``symbol``."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        return self.parse_ticker(
+            self._read("GET", "ticker", {"symbol": self.market_id(symbol)}), symbol
+        )
+
+    def get_ohlcv(
+        self, symbol: str, timeframe: str = "1h", limit: int = 100, since: int | None = None
+    ) -> list[OHLCV]:
+        """Candles, oldest first."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        params: dict[str, Any] = {
+            "symbol": self.market_id(symbol),
+            "interval": timeframe,
+            "limit": limit,
+        }
+        if since is not None:
+            params["startTime"] = since
+        return ohlcv_from_rows(self._read("GET", "ohlcv", params))
+
+    def create_order(
+        self,
+        symbol: str,
+        order_type: str,
+        side: str,
+        amount: float,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+        *,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Place an order once, looking it up by client id when the answer is lost."""
+        self._check_order(symbol, order_type, side, amount, price)
+        client_id = client_order_id or new_client_order_id()
+        body = self.order_params(symbol, order_type, side, amount, price, client_id)
+        body.update(params or {})
+        return place_order_once(
+            lambda: self.parse_order(self.request("POST", "order", body, signed=True)),
+            lambda: self._find_by_client_id(client_id, symbol),
+            client_order_id=client_id,
+            policy=self.config.settings.retry,
+            to_error=self._to_error,
+            sleep=self._sleep,
+            broker=self.name,
+        )
+
+    def order_params(
+        self,
+        symbol: str,
+        order_type: str,
+        side: str,
+        amount: float,
+        price: float | None,
+        client_id: str,
+    ) -> dict[str, Any]:
+        """The exchange's parameters for a new order (Binance style by default)."""
+        params: dict[str, Any] = {
+            "symbol": self.market_id(symbol),
+            "side": side.upper(),
+            "type": order_type.upper(),
+            "quantity": _decimal(amount),
+            "newClientOrderId": client_id,
+        }
+        if price is not None and order_type != "market":
+            params["price"] = _decimal(price)
+            params["timeInForce"] = self.config.trading.get("time_in_force", "GTC")
+        return params
+
+    def _find_by_client_id(self, client_id: str, symbol: str) -> Order | None:
+        try:
+            data = self.request(
+                "GET",
+                "order",
+                {"symbol": self.market_id(symbol), "origClientOrderId": client_id},
+                signed=True,
+            )
+        except OrderNotFoundError:
+            return None
+        return self.parse_order(data)
+
+    def cancel_order(self, order_id: str, symbol: str | None = None) -> Order:
+        """Cancel an open order."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        params = {"orderId": order_id, **({"symbol": self.market_id(symbol)} if symbol else {})}
+        order = self.parse_order(self._read("DELETE", "order", params, signed=True))
+        order["status"] = order["status"] or "canceled"
+        return order
+
+    def get_order(self, order_id: str, symbol: str | None = None) -> Order:
+        """One order by id."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        params = {"orderId": order_id, **({"symbol": self.market_id(symbol)} if symbol else {})}
+        return self.parse_order(self._read("GET", "order", params, signed=True))
+
+    def get_open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders, for one symbol or all."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        params = {"symbol": self.market_id(symbol)} if symbol else {}
+        return [self.parse_order(o) for o in self._read("GET", "open_orders", params, signed=True)]
+
+    def get_positions(self) -> list[Position]:
+        """Spot holdings of the supported pairs' base assets, derived from the balance."""
+        self._require_connected()
+        return balance_positions(self.get_balance(), list(self.config.supported_pairs))
+
+    # -- normalisers (override where the exchange's JSON differs) --------------------------
+    def parse_markets(self, data: Any) -> dict[str, dict[str, Any]]:
+        """Unified symbol -> market (``id``, ``base``, ``quote``) from the exchange listing."""
+        markets: dict[str, dict[str, Any]] = {}
+        for item in data.get("symbols", []) if isinstance(data, dict) else []:
+            symbol = f"{item.get('baseAsset')}/{item.get('quoteAsset')}"
+            markets[symbol] = {
+                "id": item.get("symbol"),
+                "base": item.get("baseAsset"),
+                "quote": item.get("quoteAsset"),
+            }
+        return markets
+
+    def parse_balance(self, data: Any) -> Balance:
+        """Balances from ``{"balances": [{"asset", "free", "locked"}]}``."""
+        result: Balance = {}
+        for item in data.get("balances", []):
+            entry = balance_entry(item.get("free"), item.get("locked"), None)
+            if entry["total"]:
+                result[str(item["asset"])] = entry
+        return result
+
+    def parse_ticker(self, data: Any, symbol: str) -> Ticker:
+        """Ticker from a 24h statistics object."""
+        return {
+            "symbol": symbol,
+            "timestamp": to_int(data.get("closeTime")),
+            "last": to_float(data.get("lastPrice")),
+            "bid": to_float(data.get("bidPrice")),
+            "ask": to_float(data.get("askPrice")),
+            "high": to_float(data.get("highPrice")),
+            "low": to_float(data.get("lowPrice")),
+            "base_volume": to_float(data.get("volume")),
+            "quote_volume": to_float(data.get("quoteVolume")),
+        }
+
+    def parse_order(self, data: Any) -> Order:
+        """Order from the exchange's order object."""
+        amount = to_float(data.get("origQty"))
+        filled = to_float(data.get("executedQty"))
+        return {
+            "id": str(data.get("orderId")),
+            "client_order_id": data.get("clientOrderId") or data.get("origClientOrderId"),
+            "symbol": self.symbol_of(str(data.get("symbol"))),
+            "type": str(data.get("type", "")).lower(),
+            "side": str(data.get("side", "")).lower(),
+            "price": to_float(data.get("price")) or None,
+            "amount": amount,
+            "filled": filled,
+            "remaining": None if amount is None or filled is None else amount - filled,
+            "status": normalize_status(data.get("status")),
+            "timestamp": to_int(data.get("transactTime") or data.get("time")),
+        }
+
+
+def _is_error_body(data: dict[str, Any]) -> bool:
+    code = data.get("code")
+    return isinstance(code, int) and code < 0 and "msg" in data
+
+
+def _decimal(value: float) -> str:
+    return (
+        format(value, "f").rstrip("0").rstrip(".")
+        if "." in format(value, "f")
+        else format(value, "f")
+    )

@@ -1,0 +1,184 @@
+"""The one retry policy, and the one way an order is placed without ever being sent twice.
+
+Reads (balance, ticker, order lookups...) are idempotent: :func:`call_with_retry` repeats them
+on errors whose ``retryable`` is true, with exponential backoff and full jitter, honouring a
+rate limit's ``Retry-After``. Authentication, invalid orders and insufficient funds are never
+retried: repeating them cannot help.
+
+Orders are not idempotent. :func:`place_order_once` sends an order carrying a client order id;
+when the outcome is unknown (timeout, reset, 5xx, garbled answer) it first looks the order up by
+that id and returns it if it exists. It re-sends only when the lookup proves the order absent,
+and raises if the state cannot be established, naming the client order id.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from brokers.errors import BrokerError, RateLimitError, map_exception
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry.
+
+    ``delay(attempt)`` is full jitter over ``min(max_delay, base_delay * 2**attempt)``; a
+    ``Retry-After`` from the server is used as a floor (capped by ``max_retry_after``).
+    """
+
+    max_attempts: int = 4
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+
+    def delay(
+        self, attempt: int, error: BaseException | None = None, rng: random.Random | None = None
+    ) -> float:
+        """Seconds to wait before attempt number ``attempt + 1`` (``attempt`` counts from 0)."""
+        ceiling = min(self.max_delay, self.base_delay * (2**attempt))
+        wait = (rng or random).uniform(0, ceiling)
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            wait = max(wait, min(error.retry_after, self.max_retry_after))
+        return wait
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def new_client_order_id(prefix: str = "bs") -> str:
+    """A fresh client order id: 32 lowercase alphanumerics, accepted by every major exchange."""
+    return (prefix + uuid.uuid4().hex)[:32]
+
+
+def call_with_retry(
+    fn: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    describe: str,
+    to_error: Callable[[BaseException], BrokerError] = map_exception,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call ``fn`` (an idempotent request) and retry it on retryable errors.
+
+    Foreign exceptions are mapped by ``to_error`` and raised ``from`` the original. After the
+    last attempt the last error is raised as it is.
+    """
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            error = to_error(exc)
+            attempt += 1
+            if not error.retryable or attempt >= policy.max_attempts:
+                if error is exc:
+                    raise
+                raise error from exc
+            wait = policy.delay(attempt - 1, error)
+            log.warning(
+                "%s failed (%s: %s); retry %d/%d in %.2fs",
+                describe,
+                type(error).__name__,
+                error,
+                attempt,
+                policy.max_attempts - 1,
+                wait,
+            )
+            sleep(wait)
+
+
+class OrderStateUnknownError(BrokerError):
+    """An order was sent, its answer was lost, and its existence could not be established.
+
+    The order may exist. Look it up by ``client_order_id`` before placing it again.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, client_order_id: str, broker: str | None = None) -> None:
+        super().__init__(message, broker=broker)
+        self.client_order_id = client_order_id
+
+
+def place_order_once(
+    send: Callable[[], T],
+    find: Callable[[], T | None] | None,
+    *,
+    client_order_id: str,
+    policy: RetryPolicy,
+    to_error: Callable[[BaseException], BrokerError] = map_exception,
+    sleep: Callable[[float], None] = time.sleep,
+    broker: str | None = None,
+) -> T:
+    """Send an order at most once per proven absence.
+
+    ``send`` places the order (with ``client_order_id`` inside it); ``find`` returns the order
+    with that client id, or None when the exchange says it does not exist. ``find`` is itself
+    retried as a read. Without ``find`` only a rate-limit refusal (which the exchange answers
+    before executing anything) is re-sent; any other unknown outcome is raised.
+    """
+    attempt = 0
+    while True:
+        try:
+            return send()
+        except Exception as exc:
+            error = to_error(exc)
+            attempt += 1
+            if not error.retryable:
+                if error is exc:
+                    raise
+                raise error from exc
+            if find is not None and not isinstance(error, RateLimitError):
+                existing = _lookup(find, policy, to_error, sleep, client_order_id, error, broker)
+                if existing is not None:
+                    log.warning(
+                        "order %s was accepted although its answer was lost (%s); not re-sending",
+                        client_order_id,
+                        type(error).__name__,
+                    )
+                    return existing
+            elif find is None and not isinstance(error, RateLimitError):
+                raise OrderStateUnknownError(
+                    f"order {client_order_id} may or may not have been placed ({error}); "
+                    "this exchange cannot look orders up by client id, so it was not re-sent",
+                    client_order_id=client_order_id,
+                    broker=broker,
+                ) from exc
+            if attempt >= policy.max_attempts:
+                raise error from exc
+            sleep(policy.delay(attempt - 1, error))
+
+
+def _lookup(
+    find: Callable[[], T | None],
+    policy: RetryPolicy,
+    to_error: Callable[[BaseException], BrokerError],
+    sleep: Callable[[float], None],
+    client_order_id: str,
+    cause: BrokerError,
+    broker: str | None,
+) -> T | None:
+    try:
+        return call_with_retry(
+            find,
+            policy=policy,
+            describe=f"look-up of order {client_order_id}",
+            to_error=to_error,
+            sleep=sleep,
+        )
+    except BrokerError as lookup_error:
+        raise OrderStateUnknownError(
+            f"order {client_order_id} may or may not have been placed ({cause}); looking it up "
+            f"failed too ({lookup_error}). Check it by client order id before placing it again",
+            client_order_id=client_order_id,
+            broker=broker,
+        ) from lookup_error

@@ -1,0 +1,133 @@
+"""What ccxt knows about each exchange, cached so the CLI does not import ccxt on every run.
+
+The cache is built from the installed ccxt (one instance of every exchange class) and written
+to ``$XDG_CACHE_HOME/broker-scaffolder/ccxt-<version>.json``; a new ccxt version gets a new
+file. Reading the cache costs a JSON load; building it costs ccxt's import, once per version.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from brokers.config import CCXT_CREDENTIALS
+
+#: ccxt credential name -> ours (the inverse of the runtime's mapping).
+OUR_CREDENTIAL: dict[str, str] = {v: k for k, v in CCXT_CREDENTIALS.items()}
+
+#: The unified methods BaseBroker uses, in the order of its interface.
+UNIFIED_METHODS: tuple[str, ...] = (
+    "fetchBalance",
+    "fetchTicker",
+    "fetchOHLCV",
+    "createOrder",
+    "cancelOrder",
+    "fetchOrder",
+    "fetchOpenOrders",
+    "fetchClosedOrders",
+    "fetchPositions",
+    "watchTicker",
+)
+
+
+@dataclass(frozen=True)
+class ExchangeInfo:
+    """ccxt's metadata for one exchange, in our vocabulary."""
+
+    id: str
+    name: str
+    sandbox: bool
+    credentials: list[str]
+    unmapped_credentials: list[str]
+    timeframes: list[str]
+    rate_limit_ms: int
+    has: dict[str, bool]
+    spot: bool
+    swap: bool
+    future: bool
+    margin: bool
+
+
+def ccxt_version() -> str:
+    """The installed ccxt's version, read without importing ccxt."""
+    try:
+        return version("ccxt")
+    except PackageNotFoundError:  # pragma: no cover - ccxt is a dependency
+        return "unknown"
+
+
+def cache_path() -> Path:
+    """Where the metadata of the installed ccxt version is cached."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "broker-scaffolder" / f"ccxt-{ccxt_version()}.json"
+
+
+def _describe(exchange: Any, pro_exchange: Any | None) -> ExchangeInfo:
+    required = [k for k, v in exchange.requiredCredentials.items() if v]
+    has = exchange.has
+    return ExchangeInfo(
+        id=exchange.id,
+        name=str(exchange.name),
+        sandbox=bool(exchange.urls.get("test")),
+        credentials=[OUR_CREDENTIAL[c] for c in required if c in OUR_CREDENTIAL],
+        unmapped_credentials=[c for c in required if c not in OUR_CREDENTIAL],
+        timeframes=list(exchange.timeframes or {}),
+        rate_limit_ms=int(exchange.rateLimit or 0),
+        has={m: bool(has.get(m)) for m in UNIFIED_METHODS if m != "watchTicker"}
+        | {"watchTicker": bool(pro_exchange is not None and pro_exchange.has.get("watchTicker"))},
+        spot=bool(has.get("spot")),
+        swap=bool(has.get("swap")),
+        future=bool(has.get("future")),
+        margin=bool(has.get("margin")),
+    )
+
+
+def build() -> dict[str, ExchangeInfo]:
+    """Read every exchange's metadata from the installed ccxt (imports ccxt: slow-ish)."""
+    import ccxt
+    import ccxt.pro as pro
+
+    result = {}
+    for exchange_id in ccxt.exchanges:
+        pro_class = getattr(pro, exchange_id, None) if exchange_id in pro.exchanges else None
+        result[exchange_id] = _describe(
+            getattr(ccxt, exchange_id)(), pro_class() if pro_class else None
+        )
+    return result
+
+
+@functools.lru_cache(maxsize=1)
+def exchanges() -> dict[str, ExchangeInfo]:
+    """Metadata of every ccxt exchange, from the cache (built and written on first use)."""
+    path = cache_path()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {k: ExchangeInfo(**v) for k, v in raw.items()}
+    except (OSError, ValueError, TypeError):
+        pass
+    data = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+            json.dump({k: asdict(v) for k, v in data.items()}, tmp)
+        os.replace(tmp.name, path)
+    except OSError:
+        pass  # a read-only home still works, just without the cache
+    return data
+
+
+def lookup(exchange_id: str) -> ExchangeInfo | None:
+    """Metadata of one exchange, or None when ccxt does not know it."""
+    return exchanges().get(exchange_id)
+
+
+def close_matches(name: str, n: int = 3) -> list[str]:
+    """ccxt exchange ids that look like ``name`` (for "did you mean" hints)."""
+    return difflib.get_close_matches(name, list(exchanges()), n=n, cutoff=0.6)

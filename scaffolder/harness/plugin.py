@@ -1,0 +1,39 @@
+"""The broker harness as a pytest plugin (entry point ``pytest11``), on top of pytest-recording.
+
+pytest-recording provides the ``vcr`` marker, ``vcr_config``, ``--record-mode`` (default
+``none``) and network blocking. This plugin adds what exchanges need: the network is blocked by
+default (loopback stays open for the local exchange stand-in), cassettes live in
+``cassettes/<broker>/``, signed requests are matched without their signatures, and everything is
+scrubbed before it is written.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("broker harness")
+    group.addoption(
+        "--allow-network",
+        action="store_true",
+        default=False,
+        help="Do not block network access by default (recording against a real testnet).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Block the network unless recording was asked for or ``--allow-network`` given."""
+    record_mode = config.getoption("--record-mode", default=None)
+    if not config.getoption("--allow-network") and record_mode in (None, "none"):
+        config.option.block_network = True
+        if not config.getoption("--allowed-hosts", default=None):
+            config.option.allowed_hosts = LOOPBACK_HOSTS
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    blocked = bool(getattr(config.option, "block_network", False))
+    mode = config.getoption("--record-mode", default=None) or "none"
+    return [f"broker harness: record mode {mode}, network {'blocked' if blocked else 'allowed'}"]

@@ -1,0 +1,157 @@
+"""``scaffolder validate``: check broker configs against the schema and against ccxt's metadata.
+
+Findings are grouped per file and carry ``file:line:col /pointer: message``. The schema rules
+come from :mod:`brokers.config`; this module adds the checks that need ccxt's knowledge of the
+exchange (does it exist, does it have a sandbox, which credentials does it require).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from brokers.config import Problem, read_document, schema_problems
+from brokers.errors import ConfigError
+from brokers.json_positions import locate
+from scaffolder.errors import UsageError
+
+
+@dataclass
+class FileReport:
+    """What was found in one file."""
+
+    path: str
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def expand(paths: Iterable[str]) -> list[Path]:
+    """Files named by ``paths``: files as given, ``*.json`` under directories, globs expanded."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if any(c in raw for c in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(raw, recursive=True))
+            if not matches:
+                raise UsageError(f"{raw}: the pattern matches no file")
+            found.extend(m for m in matches if m.is_file())
+        elif path.is_dir():
+            found.extend(sorted(path.rglob("*.json")))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise UsageError(f"{raw}: no such file or directory")
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise UsageError("no config files to check")
+    return unique
+
+
+def semantic_problems(document: Any, text: str) -> list[Problem]:
+    """What ccxt's metadata says is wrong: unknown exchange, no sandbox, missing credentials."""
+    if not isinstance(document, dict) or document.get("integration", "ccxt") != "ccxt":
+        return []
+    name = document.get("name")
+    if not isinstance(name, str):
+        return []
+    from scaffolder import ccxt_metadata
+
+    info = ccxt_metadata.lookup(name)
+    problems: list[Problem] = []
+    if info is None:
+        close = ccxt_metadata.close_matches(name)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        problems.append(
+            Problem(
+                "/name",
+                f"ccxt has no exchange {name!r}{hint}; for an exchange ccxt lacks set "
+                '"integration": "rest"',
+                "ccxt-exchange",
+            )
+        )
+        return _located(problems, text)
+    settings = document.get("settings")
+    if isinstance(settings, dict) and settings.get("testnet") is True and not info.sandbox:
+        problems.append(
+            Problem(
+                "/settings/testnet",
+                f"{name} has no sandbox/testnet in ccxt, so testnet cannot be true; set it to "
+                "false only if you mean to trade on the live exchange",
+                "ccxt-sandbox",
+            )
+        )
+    credentials = document.get("api_credentials")
+    if isinstance(credentials, dict):
+        for credential in info.credentials:
+            if not credentials.get(credential):
+                problems.append(
+                    Problem(
+                        f"/api_credentials/{credential}"
+                        if credential in credentials
+                        else "/api_credentials",
+                        f"{name} requires {credential}: add "
+                        f'"{credential}": "${{{name.upper()}_{credential.upper()}}}"',
+                        "ccxt-credentials",
+                    )
+                )
+    return _located(problems, text)
+
+
+def _located(problems: list[Problem], text: str) -> list[Problem]:
+    return [Problem(p.pointer, p.message, p.rule, *locate(text, p.pointer)) for p in problems]
+
+
+def check_file(path: Path, *, semantic: bool = True) -> FileReport:
+    """Every problem in one config file (syntax, schema, then ccxt's metadata)."""
+    report = FileReport(str(path))
+    try:
+        text, document = read_document(path)
+    except ConfigError as exc:
+        report.problems.append(Problem("", exc.message, "json", exc.line, exc.column))
+        return report
+    report.problems.extend(schema_problems(document, text))
+    if semantic:
+        report.problems.extend(semantic_problems(document, text))
+    return report
+
+
+def render_text(reports: list[FileReport]) -> str:
+    """``file:line:col /pointer: message`` lines, then a summary line."""
+    lines = []
+    for report in reports:
+        for p in report.problems:
+            lines.append(
+                f"{report.path}:{p.line or 1}:{p.column or 1} {p.pointer or '/'}: {p.message}"
+            )
+    bad = sum(1 for r in reports if not r.ok)
+    problems = sum(len(r.problems) for r in reports)
+    if bad:
+        lines.append(f"{problems} problem(s) in {bad} of {len(reports)} file(s)")
+    else:
+        lines.append(f"ok: {len(reports)} file(s) valid")
+    return "\n".join(lines)
+
+
+def render_json(reports: list[FileReport]) -> str:
+    """Machine-readable report (stable keys: status, checked, invalid, errors[])."""
+    errors = [
+        {"filename": r.path, **{k: v for k, v in asdict(p).items()}}
+        for r in reports
+        for p in r.problems
+    ]
+    return json.dumps(
+        {
+            "status": "ok" if not errors else "fail",
+            "checked": len(reports),
+            "invalid": sum(1 for r in reports if not r.ok),
+            "errors": errors,
+        },
+        indent=2,
+    )

@@ -1,0 +1,163 @@
+"""Loading configs: syntax, schema, environment references, and the messages a person reads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from brokers.config import build_config, load_config, schema_problems
+from brokers.errors import ConfigError
+
+
+def test_valid_config_loads_with_credentials_from_the_environment(
+    write_config, config_doc, canary_env
+):
+    config = load_config(write_config(config_doc))
+    assert config.name == "binance"
+    assert config.credentials == {
+        "api_key": "CANARY-API-KEY-0000",
+        "api_secret": "CANARY-SECRET-0000",
+    }
+    assert config.settings.testnet is True
+    assert config.settings.rate_limit == 50
+    assert config.supported_pairs == ["BTC/USDT", "ETH/USDT"]
+    assert config.integration == "ccxt"
+
+
+def test_malformed_json_reports_file_line_and_column(write_config):
+    path = write_config('{\n  "name": "binance",\n  "type": \n}')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.path == str(path)
+    assert (info.value.line, info.value.column) == (4, 1)
+    assert str(info.value).startswith(f"{path}:4:1")
+
+
+def test_missing_file_is_a_config_error_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "absent.json")
+
+
+def test_wrong_type_names_pointer_and_expected_type(write_config, config_doc, canary_env):
+    config_doc["enabled"] = "yes"
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(config_doc))
+    assert info.value.pointer == "/enabled"
+    assert "must be a boolean, got string" in info.value.message
+    assert info.value.line == 5
+
+
+def test_literal_secret_is_refused_without_echoing_it(write_config, config_doc):
+    config_doc["api_credentials"]["api_secret"] = "sk-live-0123456789abcdef"
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(config_doc), resolve_env=False)
+    assert info.value.pointer == "/api_credentials/api_secret"
+    assert "${BINANCE_API_SECRET}" in str(info.value)
+    assert "sk-live" not in str(info.value)
+
+
+def test_missing_environment_variable_is_named(write_config, config_doc, monkeypatch):
+    monkeypatch.delenv("TESTEX_API_KEY", raising=False)
+    monkeypatch.setenv("TESTEX_API_SECRET", "CANARY-SECRET-0000")
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(config_doc))
+    assert "TESTEX_API_KEY is not set" in info.value.message
+    assert info.value.pointer == "/api_credentials/api_key"
+
+
+def test_empty_environment_variable_is_reported_as_empty(
+    write_config, config_doc, canary_env, monkeypatch
+):
+    monkeypatch.setenv("TESTEX_API_KEY", "")
+    with pytest.raises(ConfigError, match="TESTEX_API_KEY is empty"):
+        load_config(write_config(config_doc))
+
+
+def test_validate_only_does_not_need_the_environment(write_config, config_doc, monkeypatch):
+    monkeypatch.delenv("TESTEX_API_KEY", raising=False)
+    config = load_config(write_config(config_doc), resolve_env=False)
+    assert config.credentials["api_key"] == "${TESTEX_API_KEY}"
+
+
+def test_unknown_key_suggests_the_close_one(config_doc):
+    config_doc["settings"]["rate_limt"] = 50
+    [problem] = schema_problems(config_doc)
+    assert problem.pointer == "/settings/rate_limt"
+    assert "did you mean 'rate_limit'" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("mutate", "pointer", "fragment"),
+    [
+        (lambda d: d["settings"].update(timeout=999), "/settings/timeout", "at least 1000"),
+        (lambda d: d["settings"].update(timeout=120001), "/settings/timeout", "at most 120000"),
+        (
+            lambda d: d.update(supported_pairs=["BTC/USDT", "BTC/USDT"]),
+            "/supported_pairs",
+            "more than once",
+        ),
+        (
+            lambda d: d.update(supported_pairs=["btcusdt"]),
+            "/supported_pairs/0",
+            "not a unified symbol",
+        ),
+        (lambda d: d.update(supported_pairs=[]), "/supported_pairs", "at least 1"),
+        (
+            lambda d: d["trading_settings"].update(max_slippage=1.5),
+            "/trading_settings/max_slippage",
+            "at most 1",
+        ),
+        (
+            lambda d: d["trading_settings"].update(time_in_force="GTX"),
+            "/trading_settings/time_in_force",
+            "must be one of",
+        ),
+        (lambda d: d.update(type="crypt"), "/type", "must be one of"),
+        (lambda d: d.pop("settings"), "", "missing required key 'settings'"),
+        (lambda d: d.update(name="Bin-ance"), "/name", "not a valid broker name"),
+        (
+            lambda d: d["risk_management"].update(max_leverage=500),
+            "/risk_management/max_leverage",
+            "at most 125",
+        ),
+        (
+            lambda d: d["api_credentials"].update(api_token="${X}"),
+            "/api_credentials/api_token",
+            "unknown key",
+        ),
+    ],
+)
+def test_schema_errors_name_pointer_and_rule(config_doc, mutate, pointer, fragment):
+    mutate(config_doc)
+    problems = schema_problems(config_doc)
+    assert any(p.pointer == pointer and fragment in p.message for p in problems), problems
+
+
+def test_derivative_symbols_are_accepted(config_doc):
+    config_doc["supported_pairs"] = ["BTC/USDT:USDT", "ETH/USD:ETH"]
+    assert schema_problems(config_doc) == []
+
+
+def test_build_config_reports_how_many_more_problems(config_doc):
+    config_doc["enabled"] = 1
+    config_doc["type"] = "x"
+    with pytest.raises(ConfigError, match=r"and 1 more problem"):
+        build_config(config_doc, resolve_env=False)
+
+
+def test_retry_settings_become_the_policy(config_doc, canary_env):
+    config_doc["settings"]["retry"] = {"max_attempts": 2, "base_delay_ms": 10, "max_delay_ms": 100}
+    config = build_config(config_doc)
+    assert config.settings.retry.max_attempts == 2
+    assert config.settings.retry.base_delay == pytest.approx(0.01)
+    assert config.settings.retry.max_delay == pytest.approx(0.1)
+
+
+def test_shipped_configs_are_valid():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "config" / "brokers"
+    for path in root.glob("*.json"):
+        document = json.loads(path.read_text())
+        assert schema_problems(document) == [], path

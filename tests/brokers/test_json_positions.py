@@ -1,0 +1,31 @@
+"""JSON pointer -> line and column, so errors point where an editor should go."""
+
+from brokers.json_positions import locate, pointer_of
+
+TEXT = """{
+  "a": {"b/c": [10, {"d~e": true}]},
+  "list": [
+    "x",
+    "y"
+  ]
+}"""
+
+
+def test_member_positions_point_at_the_key():
+    assert locate(TEXT, "/a") == (2, 3)
+    assert locate(TEXT, "/list") == (3, 3)
+
+
+def test_array_items_and_escaped_tokens_are_found():
+    assert locate(TEXT, "/list/1") == (5, 5)
+    assert locate(TEXT, "/a/b~1c/1/d~0e") == (2, 22)
+
+
+def test_missing_pointer_falls_back_to_nearest_parent():
+    assert locate(TEXT, "/a/missing") == (2, 3)
+    assert locate(TEXT, "") == (1, 1)
+
+
+def test_pointer_of_escapes_tokens():
+    assert pointer_of(["a/b", "c~d", 0]) == "/a~1b/c~0d/0"
+    assert pointer_of([]) == ""

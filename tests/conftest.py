@@ -1,0 +1,64 @@
+"""Fixtures shared by the project's tests: config documents and a canary environment."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+
+#: Obvious canaries: never anything that looks like a real key.
+CANARY_ENV = {
+    "TESTEX_API_KEY": "CANARY-API-KEY-0000",
+    "TESTEX_API_SECRET": "CANARY-SECRET-0000",
+}
+
+VALID_CONFIG: dict[str, Any] = {
+    "$schema": "../../schemas/broker-config.schema.json",
+    "name": "binance",
+    "type": "crypto",
+    "enabled": True,
+    "description": "Binance spot",
+    "api_credentials": {"api_key": "${TESTEX_API_KEY}", "api_secret": "${TESTEX_API_SECRET}"},
+    "settings": {"testnet": True, "rate_limit": 50, "enable_rate_limit": True, "timeout": 10000},
+    "supported_pairs": ["BTC/USDT", "ETH/USDT"],
+    "trading_settings": {
+        "default_order_type": "limit",
+        "time_in_force": "GTC",
+        "max_slippage": 0.01,
+    },
+    "risk_management": {"max_position_size": 1000, "max_open_orders": 10},
+    "custom_settings": {},
+}
+
+
+@pytest.fixture
+def config_doc() -> dict[str, Any]:
+    """A valid config document to mutate."""
+    return copy.deepcopy(VALID_CONFIG)
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """Write a document (or raw text) as a config file and return its path."""
+
+    def write(document: Any, name: str = "broker.json") -> Path:
+        path = tmp_path / name
+        text = document if isinstance(document, str) else json.dumps(document, indent=2)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def canary_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The canary credentials exported in the environment."""
+    for key, value in CANARY_ENV.items():
+        monkeypatch.setenv(key, value)
+    return dict(CANARY_ENV)
