@@ -58,6 +58,10 @@ class CcxtBroker(BaseBroker):
     capabilities: ClassVar[dict[str, bool]] = {}
     #: The ``params`` key that carries a client order id on create (ccxt's unified default).
     client_order_id_param: ClassVar[str] = "clientOrderId"
+    #: Whether the broker offers ``subscribe_ticker`` (ccxt.pro's watch_ticker).
+    websocket: ClassVar[bool] = False
+    #: Timeframes this broker offers (a subset of ccxt's); empty means all of ccxt's.
+    timeframes: ClassVar[tuple[str, ...]] = ()
     #: Whether ``fetch_order`` accepts ``{client_order_id_param: id}`` to look an order up.
     fetch_order_by_client_id: ClassVar[bool] = False
 
@@ -73,6 +77,8 @@ class CcxtBroker(BaseBroker):
         self._markets_snapshot = markets
         self._sleep = sleep
         self._exchange: Any = None
+        self._stream: Any = None
+        self._exchange_params: dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -103,6 +109,7 @@ class CcxtBroker(BaseBroker):
         for ours, theirs in CCXT_CREDENTIALS.items():
             if self.config.credentials.get(ours):
                 params[theirs] = self.config.credentials[ours]
+        self._exchange_params = params
         exchange = klass(params)
         if settings.testnet:
             if not exchange.urls.get("test"):
@@ -148,13 +155,45 @@ class CcxtBroker(BaseBroker):
         return True
 
     def disconnect(self) -> None:
-        """Forget the session; the next ``connect`` starts afresh."""
+        """Forget the session and stop subscriptions; the next ``connect`` starts afresh."""
         self._connected = False
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
         if self._exchange is not None:
             session = getattr(self._exchange, "session", None)
             if session is not None:
                 session.close()
         self._exchange = None
+
+    # -- streaming -------------------------------------------------------------------------
+    def subscribe_ticker(self, symbol: str, callback: Callable[[Ticker], None]) -> None:
+        """Deliver every ticker update of ``symbol`` to ``callback`` (on a background thread)."""
+        self._require_connected()
+        self._require_symbol(symbol)
+        if not self.websocket:
+            raise NotSupportedError(
+                f"{self.name} has no ticker subscription (regenerate with websocket enabled, "
+                "where ccxt.pro supports the exchange)",
+                broker=self.name,
+            )
+        if self._stream is None:
+            from brokers.streaming import TickerStream, pro_exchange_factory
+
+            self._stream = TickerStream(
+                pro_exchange_factory(
+                    self.exchange_id or self.config.name,
+                    self._exchange_params,
+                    self.config.settings.testnet,
+                ),
+                broker=self.name,
+            )
+        self._stream.subscribe(symbol, callback)
+
+    def unsubscribe(self, symbol: str) -> None:
+        """Stop the ticker updates of ``symbol``."""
+        if self._stream is not None:
+            self._stream.unsubscribe(symbol)
 
     # -- capability and call helpers -------------------------------------------------------
     def has(self, method: str) -> bool:
@@ -212,7 +251,7 @@ class CcxtBroker(BaseBroker):
         self._require_connected()
         self._require_symbol(symbol)
         self._require("fetchOHLCV", "fetch candles")
-        timeframes = self.exchange.timeframes or {}
+        timeframes = list(self.timeframes or self.exchange.timeframes or {})
         if timeframes and timeframe not in timeframes:
             raise NotSupportedError(
                 f"timeframe {timeframe!r} is not offered by {self.name}; use one of "

@@ -7,9 +7,11 @@ never a traceback.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -80,6 +82,168 @@ def validate(paths: tuple[str, ...], output_format: str, no_ccxt_checks: bool) -
     output = render_json(reports) if output_format == "json" else render_text(reports)
     click.echo(output)
     sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_FAIL)
+
+
+def _root() -> Path:
+    """The project root: the nearest directory upwards holding ``templates/broker``."""
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "templates" / "broker" / "copier.yml").exists():
+            return candidate
+    return here
+
+
+def _complete_exchange(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from scaffolder import ccxt_metadata
+
+    return [e for e in ccxt_metadata.exchanges() if e.startswith(incomplete)]
+
+
+def _complete_broker(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from scaffolder.wiring import broker_dirs
+
+    return [d.name for d in broker_dirs(_root()) if d.name.startswith(incomplete)]
+
+
+def _parse_data(pairs: tuple[str, ...]) -> dict[str, Any]:
+    import yaml
+
+    data: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="--data")
+        try:
+            data[key] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            data[key] = value
+    return data
+
+
+@main.command()
+@click.argument("name", shell_complete=_complete_exchange)
+@click.option("--defaults", is_flag=True, help="Take every default without asking.")
+@click.option(
+    "--data", "data", multiple=True, metavar="KEY=VALUE", help="Answer a question (repeatable)."
+)
+@click.option("--force", is_flag=True, help="Replace an existing broker of that name.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@user_errors
+def new(name: str, defaults: bool, data: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Generate the broker NAME (a ccxt exchange id, or a new name with integration=rest).
+
+    Asks copier's questions (defaults read from ccxt's metadata) unless --defaults; writes the
+    broker package, its config, its tests and its cassette directory, then rewires the
+    registry and .env.example. Nothing is written if anything fails.
+    """
+    from scaffolder.generate import generate
+
+    interactive = not defaults and sys.stdin.isatty()
+    if not defaults and not interactive:
+        click.echo("stdin is not a terminal: taking the defaults", err=True)
+    root = _root()
+    result = generate(
+        name,
+        root,
+        data=_parse_data(data),
+        defaults=not interactive,
+        force=force,
+        quiet=not interactive,
+    )
+    files = [str(p.relative_to(root)) for p in result.files]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "name": name,
+                    "files": files,
+                    "rewired": [str(p.relative_to(root)) for p in result.rewired],
+                }
+            )
+        )
+        return
+    click.echo(f"generated broker {name}:")
+    for file in files:
+        click.echo(f"  {file}")
+    click.echo(f"next: pytest tests/brokers/test_{name}.py")
+
+
+@main.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@user_errors
+def list_brokers(as_json: bool) -> None:
+    """The brokers in this project: integration, sandbox, cassettes recorded, template version."""
+    from scaffolder.inventory import inventory
+
+    rows = inventory(_root())
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    headers = ("name", "integration", "sandbox", "cassettes", "template")
+    table = [headers] + [r.as_row() for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
+    for row in table:
+        click.echo(
+            "  ".join(
+                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
+        )
+
+
+@main.command()
+@click.argument("name", shell_complete=_complete_broker)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@user_errors
+def remove(name: str, yes: bool) -> None:
+    """Delete the broker NAME (package, config, tests, cassettes) and rewire."""
+    from scaffolder.generate import broker_paths, exists
+    from scaffolder.generate import remove as remove_broker
+
+    root = _root()
+    if exists(root, name) and not yes:
+        listing = "\n".join(
+            f"  {p.relative_to(root)}" for p in broker_paths(root, name) if p.exists()
+        )
+        click.confirm(f"delete broker {name}:\n{listing}\n", abort=True)
+    for path in remove_broker(name, root):
+        click.echo(f"removed {path.relative_to(root)}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--sandbox-only", is_flag=True, help="Only exchanges with a testnet/sandbox.")
+@user_errors
+def exchanges(as_json: bool, sandbox_only: bool) -> None:
+    """What ccxt offers: id, sandbox, required credentials, unified methods present."""
+    from dataclasses import asdict
+
+    from scaffolder import ccxt_metadata
+
+    infos = [i for i in ccxt_metadata.exchanges().values() if i.sandbox or not sandbox_only]
+    if as_json:
+        click.echo(json.dumps([asdict(i) for i in infos], indent=2))
+        return
+    short = {
+        "fetchBalance": "bal",
+        "fetchTicker": "tick",
+        "fetchOHLCV": "ohlcv",
+        "createOrder": "create",
+        "cancelOrder": "cancel",
+        "fetchOrder": "order",
+        "fetchOpenOrders": "open",
+        "fetchClosedOrders": "closed",
+        "fetchPositions": "pos",
+        "watchTicker": "ws",
+    }
+    width = max(len(i.id) for i in infos)
+    click.echo(f"{'id'.ljust(width)}  sandbox  {'credentials'.ljust(34)}  methods")
+    for info in infos:
+        methods = ",".join(short[m] for m, ok in info.has.items() if ok)
+        creds = ",".join(info.credentials)
+        click.echo(
+            f"{info.id.ljust(width)}  {'yes' if info.sandbox else 'no ':<7}  {creds.ljust(34)}  {methods}"
+        )
+    click.echo(f"{len(infos)} exchanges (ccxt {ccxt_metadata.ccxt_version()})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,8 @@ scrubbed before it is written.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"
@@ -31,6 +33,23 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.block_network = True
         if not config.getoption("--allowed-hosts", default=None):
             config.option.allowed_hosts = LOOPBACK_HOSTS
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """Register the signed-request matchers on pytest-recording's VCR."""
+    from scaffolder.harness.session import register_matchers
+
+    register_matchers(vcr)
+
+
+@pytest.fixture
+def broker_config(pytestconfig: pytest.Config) -> Any:
+    """``broker_config(name)``: the broker's config from config/brokers/, with canary credentials."""
+    from pathlib import Path
+
+    from scaffolder.harness.session import replay_config
+
+    return lambda name: replay_config(Path(pytestconfig.rootpath), name)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -1,0 +1,254 @@
+"""``scaffolder new``: render the copier template for one broker, all or nothing.
+
+The template is rendered by copier into a scratch directory inside the project, checked (the
+config validates against the schema, every Python file compiles), and only then moved into
+place; the wiring is regenerated from disk afterwards. A bad name is refused before anything is
+rendered, and an existing broker is replaced only with ``force``.
+"""
+
+from __future__ import annotations
+
+import keyword
+import os
+import py_compile
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from brokers.config import read_document, schema_problems
+from scaffolder import ccxt_metadata
+from scaffolder.errors import ScaffolderError, UsageError
+from scaffolder.fs import install_tree, scratch_dir, write_text_atomic
+from scaffolder.wiring import rewire
+
+TEMPLATE_RELPATH = Path("templates") / "broker"
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Modules of the runtime a broker package would shadow.
+RESERVED_NAMES = frozenset(
+    {
+        "base",
+        "config",
+        "errors",
+        "registry",
+        "registered",
+        "retry",
+        "shapes",
+        "signing",
+        "streaming",
+        "json_positions",
+        "ccxt_broker",
+        "rest_broker",
+        "test",
+        "type",
+    }
+)
+
+
+@dataclass
+class Generated:
+    """What ``generate`` wrote."""
+
+    name: str
+    files: list[Path] = field(default_factory=list)
+    rewired: list[Path] = field(default_factory=list)
+
+
+def check_name(name: str) -> None:
+    """Refuse names that cannot be a broker package, saying what is allowed (exit code 2)."""
+    allowed = (
+        "use lowercase letters, digits and _, starting with a letter (e.g. kraken, my_exchange)"
+    )
+    if not name:
+        raise UsageError(f"the broker name is empty: {allowed}")
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise UsageError(f"{name!r} is a path, not a name: {allowed}")
+    if not NAME_PATTERN.match(name):
+        raise UsageError(f"{name!r} is not a valid broker name: {allowed}")
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise UsageError(
+            f"{name!r} is a Python keyword and cannot name a package: choose another name"
+        )
+    if name in RESERVED_NAMES:
+        raise UsageError(f"{name!r} is a module of the brokers runtime: choose another name")
+
+
+def broker_paths(root: Path, name: str) -> list[Path]:
+    """The places one broker occupies in the project."""
+    return [
+        root / "brokers" / name,
+        root / "config" / "brokers" / f"{name}.json",
+        root / "tests" / "brokers" / f"test_{name}.py",
+        root / "cassettes" / name,
+    ]
+
+
+def exists(root: Path, name: str) -> bool:
+    """Whether a broker of that name is in the project (package or config)."""
+    return any(p.exists() for p in broker_paths(root, name)[:3])
+
+
+def template_meta(name: str, root: Path) -> dict[str, Any]:
+    """The ``ccxt_meta`` answer: ccxt's metadata of the exchange, empty if ccxt lacks it."""
+    info = ccxt_metadata.lookup(name)
+    if info is None:
+        return {}
+    meta: dict[str, Any] = {
+        "id": info.id,
+        "name": info.name,
+        "sandbox": info.sandbox,
+        "credentials": info.credentials,
+        "timeframes": info.timeframes,
+        "rate_limit_ms": info.rate_limit_ms,
+        "has": info.has,
+    }
+    pairs = default_pairs(name, root)
+    if pairs:
+        meta["default_pairs"] = pairs
+    return meta
+
+
+def default_pairs(name: str, root: Path) -> list[str]:
+    """Pairs for which recorded data exists (a markets snapshot already in cassettes/)."""
+    snapshot = root / "cassettes" / name / "markets.json"
+    if snapshot.exists():
+        try:
+            return sorted(read_document(snapshot)[1])[:4]
+        except Exception:
+            return []
+    return []
+
+
+def template_version(root: Path) -> str | None:
+    """The git tree id of ``templates/broker`` as it is on disk, or None outside git.
+
+    Recorded as ``_commit`` in each broker's answers file, so ``scaffolder update`` can rebuild
+    exactly the template version a broker came from.
+    """
+    template = root / TEMPLATE_RELPATH
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        prefix = template.resolve().relative_to(Path(top).resolve()).as_posix()
+        index = Path(top) / ".git" / "scaffolder-index"
+        env = {**os.environ, "GIT_INDEX_FILE": str(index)}
+        subprocess.run(
+            ["git", "-C", top, "read-tree", "--empty"], env=env, check=True, capture_output=True
+        )
+        subprocess.run(
+            ["git", "-C", top, "add", "--", prefix], env=env, check=True, capture_output=True
+        )
+        tree = subprocess.run(
+            ["git", "-C", top, "write-tree", f"--prefix={prefix}/"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        index.unlink(missing_ok=True)
+        return tree or None
+    except (OSError, ValueError, subprocess.CalledProcessError):
+        return None
+
+
+def generate(
+    name: str,
+    root: Path,
+    *,
+    data: dict[str, Any] | None = None,
+    defaults: bool = True,
+    force: bool = False,
+    quiet: bool = True,
+) -> Generated:
+    """Render the broker ``name`` into ``root``; see the module docstring for the guarantees."""
+    import copier
+
+    root = root.resolve()
+    check_name(name)
+    if exists(root, name) and not force:
+        raise UsageError(f"broker {name!r} exists already; pass --force to replace it")
+    template = root / TEMPLATE_RELPATH
+    if not (template / "copier.yml").exists():
+        raise ScaffolderError(
+            f"no broker template at {template}: run scaffolder from the project root"
+        )
+    answers = {**(data or {}), "name": name, "ccxt_meta": template_meta(name, root)}
+    with scratch_dir(root, ".scaffolder-") as scratch:
+        out = scratch / "out"
+        try:
+            copier.run_copy(
+                str(template),
+                out,
+                data=answers,
+                defaults=defaults,
+                quiet=quiet,
+                unsafe=False,
+                overwrite=True,
+                cleanup_on_error=True,
+            )
+        except (ValueError, copier.errors.CopierError) as exc:
+            raise UsageError(f"the template refused the answers: {exc}") from exc
+        _check_rendered(out, name)
+        _finish_answers(out / "brokers" / name / ".copier-answers.yml", template_version(root))
+        try:
+            files = install_tree(out, root, scratch / "backup", replace=force)
+        except FileExistsError as exc:
+            raise UsageError(f"{exc.args[0]} exists already; pass --force to replace it") from exc
+    return Generated(name, files, rewire(root))
+
+
+def _check_rendered(out: Path, name: str) -> None:
+    """Refuse a render whose config is invalid or whose Python does not compile."""
+    config = out / "config" / "brokers" / f"{name}.json"
+    text, document = read_document(config)
+    problems = schema_problems(document, text)
+    if problems:
+        first = problems[0]
+        raise UsageError(f"the generated config is invalid at {first.pointer}: {first.message}")
+    for source in out.rglob("*.py"):
+        try:
+            py_compile.compile(str(source), doraise=True, cfile=str(source) + "c")
+        except py_compile.PyCompileError as exc:
+            raise ScaffolderError(
+                f"the template rendered invalid Python in {source.name}: {exc.msg}"
+            ) from exc
+        finally:
+            Path(str(source) + "c").unlink(missing_ok=True)
+
+
+def _finish_answers(path: Path, version: str | None) -> None:
+    """Make the answers file portable: the template path relative to the project, the version."""
+    answers = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    answers["_src_path"] = TEMPLATE_RELPATH.as_posix()
+    if version:
+        answers["_commit"] = version
+    else:
+        answers.pop("_commit", None)
+    header = "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
+    ordered = {k: answers[k] for k in sorted(answers, key=lambda k: (not k.startswith("_"), k))}
+    write_text_atomic(path, header + yaml.safe_dump(ordered, sort_keys=False))
+
+
+def remove(name: str, root: Path) -> list[Path]:
+    """Delete the broker's files and rewire; returns what was removed."""
+    check_name(name)
+    if not exists(root, name):
+        raise UsageError(f"no broker {name!r} in {root}")
+    removed = []
+    for path in broker_paths(root, name):
+        if path.is_dir():
+            shutil.rmtree(path)
+            removed.append(path)
+        elif path.exists():
+            path.unlink()
+            removed.append(path)
+    rewire(root)
+    return removed

@@ -1,0 +1,65 @@
+"""What brokers the project has, read from disk (``scaffolder list``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from scaffolder.wiring import broker_dirs
+
+
+@dataclass(frozen=True)
+class BrokerRow:
+    """One broker as ``scaffolder list`` shows it."""
+
+    name: str
+    integration: str
+    sandbox: bool
+    cassettes: int
+    template: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def as_row(self) -> tuple[str, ...]:
+        return (
+            self.name,
+            self.integration,
+            "yes" if self.sandbox else "no",
+            str(self.cassettes) if self.cassettes else "none",
+            self.template,
+        )
+
+
+def inventory(root: Path) -> list[BrokerRow]:
+    """Every generated broker with what its answers file, config and cassettes say."""
+    rows = []
+    for directory in broker_dirs(root):
+        answers_file = directory / ".copier-answers.yml"
+        answers = {}
+        if answers_file.exists():
+            answers = yaml.safe_load(answers_file.read_text(encoding="utf-8")) or {}
+        config_file = root / "config" / "brokers" / f"{directory.name}.json"
+        testnet = False
+        if config_file.exists():
+            try:
+                testnet = bool(
+                    json.loads(config_file.read_text(encoding="utf-8"))["settings"]["testnet"]
+                )
+            except (ValueError, KeyError, TypeError):
+                testnet = False
+        cassettes = root / "cassettes" / directory.name
+        count = len(list(cassettes.rglob("*.yaml"))) if cassettes.exists() else 0
+        rows.append(
+            BrokerRow(
+                name=directory.name,
+                integration=str(answers.get("integration", "?")),
+                sandbox=testnet,
+                cassettes=count,
+                template=str(answers.get("_commit", "untracked"))[:12],
+            )
+        )
+    return rows
