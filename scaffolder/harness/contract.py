@@ -1,0 +1,226 @@
+"""``BrokerContract``: the one contract every generated broker test inherits.
+
+Each test calls one BaseBroker method with the arguments of the broker's scenario
+(``cassettes/<name>/contract.json``, written by ``scaffolder record`` or by the ccxt importer)
+and replays its cassette (``cassettes/<name>/<call>.yaml``) through pytest-recording; it checks
+the return shape field by field. The error paths need no traffic: a refused call must fail
+before any request, and the network is blocked, so a request would fail the test.
+
+A method the exchange lacks (ccxt's ``has``) must raise NotSupportedError without a request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from brokers.base import BaseBroker
+from brokers.errors import (
+    InvalidOrderError,
+    InvalidSymbolError,
+    NotConnectedError,
+    NotSupportedError,
+    OrderNotFoundError,
+)
+from scaffolder.harness import shapes_check as check
+from scaffolder.harness.session import broker_for_replay, harness_vcr_config
+
+#: Contract call -> the ccxt unified method it needs.
+CCXT_METHOD = {
+    "get_balance": "fetchBalance",
+    "get_ticker": "fetchTicker",
+    "get_ohlcv": "fetchOHLCV",
+    "create_order": "createOrder",
+    "get_order": "fetchOrder",
+    "get_open_orders": "fetchOpenOrders",
+    "cancel_order": "cancelOrder",
+    "get_positions": "fetchBalance",
+    "get_order_unknown": "fetchOrder",
+    "cancel_order_unknown": "cancelOrder",
+}
+
+
+def load_scenario(root: Path, name: str) -> dict[str, Any] | None:
+    """The broker's recorded scenario, or None when nothing was recorded yet."""
+    path = root / "cassettes" / name / "contract.json"
+    if not path.exists():
+        return None
+    scenario: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return scenario
+
+
+class BrokerContract:
+    """Inherit and set ``broker_name``; every test below then runs against that broker."""
+
+    broker_name: ClassVar[str] = ""
+
+    @pytest.fixture
+    def project_root(self, pytestconfig: pytest.Config) -> Path:
+        return Path(pytestconfig.rootpath)
+
+    @pytest.fixture
+    def scenario(self, project_root: Path) -> dict[str, Any]:
+        scenario = load_scenario(project_root, self.broker_name)
+        if scenario is None:
+            pytest.skip(
+                f"no cassettes for {self.broker_name} yet: run `scaffolder record {self.broker_name}` "
+                f"(testnet) or `scaffolder cassettes import-ccxt {self.broker_name}`"
+            )
+        return scenario
+
+    @pytest.fixture
+    def vcr_cassette_dir(self, project_root: Path) -> str:
+        return str(project_root / "cassettes" / self.broker_name)
+
+    @pytest.fixture
+    def vcr_config(self) -> dict[str, Any]:
+        return harness_vcr_config(self.broker_name)
+
+    @pytest.fixture
+    def broker(self, project_root: Path, scenario: dict[str, Any]) -> Iterator[BaseBroker]:
+        broker = broker_for_replay(project_root, self.broker_name)
+        broker.connect()
+        yield broker
+        broker.disconnect()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def call(self, broker: BaseBroker, scenario: dict[str, Any], name: str) -> Any:
+        """Run the scenario's call ``name`` on ``broker`` (or check it is refused as unsupported)."""
+        method = CCXT_METHOD[name]
+        has = getattr(broker, "has", None)
+        if has is not None and not has(method):
+            with pytest.raises(NotSupportedError):
+                getattr(broker, name.replace("_unknown", ""))(
+                    **scenario["calls"].get(name, {}).get("kwargs", {})
+                )
+            pytest.skip(
+                f"{self.broker_name} lacks {method}: refused with NotSupportedError, as it must be"
+            )
+        spec = scenario["calls"].get(name)
+        if spec is None:
+            pytest.fail(
+                f"{self.broker_name}'s scenario has no {name!r} call although the exchange has "
+                f"{method}: re-record with `scaffolder record {self.broker_name}`"
+            )
+        return getattr(broker, name.replace("_unknown", ""))(**spec.get("kwargs", {}))
+
+    # -- the contract ----------------------------------------------------------------------
+    @pytest.mark.vcr
+    @pytest.mark.default_cassette("get_balance")
+    def test_get_balance(self, broker: BaseBroker, scenario: dict[str, Any]) -> None:
+        check.balance(self.call(broker, scenario, "get_balance"))
+
+    @pytest.mark.vcr
+    @pytest.mark.default_cassette("get_ticker")
+    def test_get_ticker(self, broker: BaseBroker, scenario: dict[str, Any]) -> None:
+        ticker = self.call(broker, scenario, "get_ticker")
+        check.ticker(ticker)
+        assert ticker["symbol"] == scenario["calls"]["get_ticker"]["kwargs"]["symbol"]
+
+    @pytest.mark.vcr
+    @pytest.mark.default_cassette("get_ohlcv")
+    def test_get_ohlcv(self, broker: BaseBroker, scenario: dict[str, Any]) -> None:
+        rows = self.call(broker, scenario, "get_ohlcv")
+        check.ohlcv(rows)
+        assert rows, "the exchange returned no candles"
+
+    @pytest.mark.vcr
+    @pytest.mark.default_cassette("create_order")
+    def test_create_order(self, broker: BaseBroker, scenario: dict[str, Any]) -> None:
+        order = self.call(broker, scenario, "create_order")
+        check.order(order)
+        kwargs = scenario["calls"]["create_order"]["kwargs"]
+        assert order["symbol"] == kwargs["symbol"]
+        assert order["side"] == kwargs["side"]
+
+    @pytest.mark.vcr
+    @pytest.mark.default_cassette("get_order")
+    def test_get_order(self, broker: BaseBroker, scenario: dict[str, Any]) -> None:
+        order = self.call(broker, scenario, "get_order")
+        check.order(order)
+        assert order["id"] == str(scenario["calls"]["get_order"]["kwargs"]["order_id"])
+
+    @pytest.mark.vcr
+    @pytest.mark.default_cassette("get_open_orders")
+    def test_get_open_orders(self, broker: BaseBroker, scenario: dict[str, Any]) -> None:
+        orders = self.call(broker, scenario, "get_open_orders")
+        assert isinstance(orders, list)
+        for order in orders:
+            check.order(order)
+            assert order["status"] in (None, "open")
+
+    @pytest.mark.vcr
+    @pytest.mark.default_cassette("cancel_order")
+    def test_cancel_order(self, broker: BaseBroker, scenario: dict[str, Any]) -> None:
+        order = self.call(broker, scenario, "cancel_order")
+        check.order(order)
+        assert order["status"] == "canceled"
+
+    @pytest.mark.vcr
+    @pytest.mark.default_cassette("get_positions")
+    def test_get_positions(self, broker: BaseBroker, scenario: dict[str, Any]) -> None:
+        positions = self.call(broker, scenario, "get_positions")
+        assert isinstance(positions, list)
+        for position in positions:
+            check.position(position)
+            assert position["symbol"] in broker.get_supported_symbols()
+
+    @pytest.mark.vcr
+    @pytest.mark.default_cassette("get_order_unknown")
+    def test_get_unknown_order_raises_order_not_found(
+        self, broker: BaseBroker, scenario: dict[str, Any]
+    ) -> None:
+        if "get_order_unknown" not in scenario["calls"]:
+            pytest.skip("no error response was recorded for an unknown order (imported data)")
+        with pytest.raises(OrderNotFoundError):
+            self.call(broker, scenario, "get_order_unknown")
+
+    @pytest.mark.vcr
+    @pytest.mark.default_cassette("cancel_order_unknown")
+    def test_cancel_unknown_order_raises_order_not_found(
+        self, broker: BaseBroker, scenario: dict[str, Any]
+    ) -> None:
+        if "cancel_order_unknown" not in scenario["calls"]:
+            pytest.skip(
+                "no error response was recorded for cancelling an unknown order (imported data)"
+            )
+        with pytest.raises(OrderNotFoundError):
+            self.call(broker, scenario, "cancel_order_unknown")
+
+    def test_unsupported_symbol_is_refused_before_any_request(self, broker: BaseBroker) -> None:
+        with pytest.raises(InvalidSymbolError, match="NOPE/NOPE"):
+            broker.get_ticker("NOPE/NOPE")
+        with pytest.raises(InvalidSymbolError):
+            broker.create_order("NOPE/NOPE", "limit", "buy", 1, price=1)
+
+    def test_limit_order_without_price_is_refused_before_any_request(
+        self, broker: BaseBroker
+    ) -> None:
+        symbol = broker.get_supported_symbols()[0]
+        with pytest.raises(InvalidOrderError, match="needs a price"):
+            broker.create_order(symbol, "limit", "buy", 1)
+        with pytest.raises(InvalidOrderError, match="positive"):
+            broker.create_order(symbol, "market", "buy", 0)
+
+    def test_calls_before_connect_raise_not_connected(
+        self, project_root: Path, scenario: dict[str, Any]
+    ) -> None:
+        broker = broker_for_replay(project_root, self.broker_name)
+        symbol = broker.get_supported_symbols()[0]
+        for call in (
+            broker.get_balance,
+            lambda: broker.get_ticker(symbol),
+            lambda: broker.get_ohlcv(symbol),
+            lambda: broker.create_order(symbol, "limit", "buy", 1, price=1),
+            lambda: broker.cancel_order("1", symbol),
+            lambda: broker.get_order("1", symbol),
+            lambda: broker.get_open_orders(symbol),
+            broker.get_positions,
+        ):
+            with pytest.raises(NotConnectedError):
+                call()
+        assert not broker.is_connected()

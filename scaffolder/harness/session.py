@@ -1,0 +1,114 @@
+"""How the harness builds a broker for replay and the vcrpy configuration it records with.
+
+One place for both, used by the pytest plugin, the contract suite and ``scaffolder record``:
+brokers are built from ``config/brokers/<name>.json`` with canary credentials (never real
+keys), the markets snapshot instead of the exchange's listing, no rate-limit waits and no
+retry sleeps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from brokers.base import BaseBroker
+from brokers.config import BrokerConfig, env_references, load_config
+from brokers.registry import broker_class
+from scaffolder.harness.matching import make_matcher
+from scaffolder.harness.scrub import Scrubber
+from scaffolder.harness.signed_requests import SCHEMES
+
+MATCHER_PREFIX = "exchange_request"
+
+
+def canary(variable: str) -> str:
+    """An obvious fake credential for ``variable``: alphanumeric, valid base64, never a real key."""
+    value = "CANARY" + re.sub(r"[^A-Za-z0-9]", "", variable)
+    return value + "x" * (-len(value) % 4)
+
+
+def canary_env(config_path: Path) -> dict[str, str]:
+    """Canary values for every ``${VAR}`` the config references."""
+    document = json.loads(config_path.read_text(encoding="utf-8"))
+    return {var: canary(var) for _, var in env_references(document)}
+
+
+def matcher_name(broker: str) -> str:
+    """The registered matcher for a broker: its auth scheme's, or the generic one."""
+    return f"{MATCHER_PREFIX}_{broker}" if broker in SCHEMES else MATCHER_PREFIX
+
+
+def register_matchers(vcr: Any) -> None:
+    """Register the generic and the per-exchange matchers on a vcrpy ``VCR``."""
+    vcr.register_matcher(MATCHER_PREFIX, make_matcher(None))
+    for name in SCHEMES:
+        vcr.register_matcher(f"{MATCHER_PREFIX}_{name}", make_matcher(name))
+
+
+def harness_vcr_config(
+    broker: str, secrets: Iterable[str] = (), url_aliases: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``vcr_config`` for a broker: signed-request matching and scrubbing before writing.
+
+    ``url_aliases`` rewrites recorded URL prefixes (the local stand-in's address to the
+    testnet's), so a cassette recorded against the stand-in replays against the real URLs.
+    """
+    scrubber = Scrubber(broker, secrets)
+    aliases = dict(url_aliases or {})
+
+    def before_record_request(request: Any) -> Any:
+        for prefix, replacement in aliases.items():
+            if request.uri.startswith(prefix):
+                request.uri = replacement + request.uri[len(prefix) :]
+        return scrubber.request(request)
+
+    return {
+        "match_on": (matcher_name(broker),),
+        "before_record_request": before_record_request,
+        "before_record_response": scrubber.response,
+        "decode_compressed_response": True,
+        "allow_playback_repeats": True,
+    }
+
+
+def load_markets(root: Path, name: str) -> dict[str, Any] | None:
+    """The broker's markets snapshot, or None when it has none."""
+    path = root / "cassettes" / name / "markets.json"
+    if not path.exists():
+        return None
+    markets: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return markets
+
+
+def replay_config(root: Path, name: str) -> BrokerConfig:
+    """The broker's config with canary credentials, ready for replay (no waits)."""
+    path = root / "config" / "brokers" / f"{name}.json"
+    config = load_config(path, env=canary_env(path))
+    settings = dataclasses.replace(
+        config.settings,
+        enable_rate_limit=False,
+        retry=dataclasses.replace(
+            config.settings.retry, base_delay=0.0, max_delay=0.0, max_retry_after=0.0
+        ),
+    )
+    return dataclasses.replace(config, settings=settings)
+
+
+def broker_for_replay(root: Path, name: str, **kwargs: Any) -> BaseBroker:
+    """A broker of ``name`` built for replay: canary credentials, markets from the snapshot."""
+    klass = broker_class(name)
+    config = replay_config(root, name)
+    markets = load_markets(root, name)
+    if markets is not None and "markets" not in kwargs and _accepts(klass, "markets"):
+        kwargs["markets"] = markets
+    return klass(config, sleep=lambda seconds: None, **kwargs)
+
+
+def _accepts(klass: type, parameter: str) -> bool:
+    import inspect
+
+    return parameter in inspect.signature(klass.__init__).parameters

@@ -1,0 +1,125 @@
+"""What in an exchange request is volatile or secret, per auth scheme: one table, two users.
+
+The matcher ignores these names (a replayed request has a new timestamp, nonce, signature and
+client order id, and must still match), and the scrubber removes or masks them before anything
+is written. Names are compared case-insensitively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class AuthScheme:
+    """Volatile and secret names of one exchange's requests."""
+
+    #: Query/body parameters that change on every request and never decide a match.
+    volatile_params: frozenset[str] = frozenset()
+    #: Parameters that carry secrets or signatures: scrubbed and never matched.
+    secret_params: frozenset[str] = frozenset()
+    #: Headers that carry keys, signatures, timestamps or payloads: scrubbed, never matched.
+    secret_headers: frozenset[str] = frozenset()
+    #: Headers whose value is base64 JSON with a payload (Gemini): scrubbed, never matched.
+    payload_headers: frozenset[str] = field(default_factory=frozenset)
+
+
+GENERIC = AuthScheme(
+    volatile_params=frozenset(
+        {
+            "timestamp",
+            "nonce",
+            "recvwindow",
+            "recv_window",
+            "clientorderid",
+            "client_order_id",
+            "newclientorderid",
+            "origclientorderid",
+            "clordid",
+            "cl_ord_id",
+            "client_oid",
+            "clientoid",
+            "text",
+            "ts",
+        }
+    ),
+    secret_params=frozenset(
+        {
+            "signature",
+            "sign",
+            "sig",
+            "apikey",
+            "api_key",
+            "key",
+            "secret",
+            "passphrase",
+            "token",
+            "otp",
+        }
+    ),
+    secret_headers=frozenset(
+        {
+            "authorization",
+            "cookie",
+            "x-api-key",
+            "x-api-signature",
+            "x-signature",
+            "x-timestamp",
+            "x-nonce",
+            "x-api-timestamp",
+            "x-api-nonce",
+        }
+    ),
+)
+
+#: Per-exchange additions (the auth schemes differ).
+SCHEMES: dict[str, AuthScheme] = {
+    "binance": AuthScheme(secret_headers=frozenset({"x-mbx-apikey"})),
+    "coinbase": AuthScheme(
+        secret_headers=frozenset(
+            {"cb-access-key", "cb-access-sign", "cb-access-timestamp", "cb-access-passphrase"}
+        )
+    ),
+    "gemini": AuthScheme(
+        volatile_params=frozenset({"nonce"}),
+        secret_headers=frozenset({"x-gemini-apikey", "x-gemini-signature", "x-gemini-payload"}),
+        payload_headers=frozenset({"x-gemini-payload"}),
+    ),
+    "kraken": AuthScheme(
+        secret_headers=frozenset({"api-key", "api-sign"}), volatile_params=frozenset({"otp"})
+    ),
+    "okx": AuthScheme(
+        secret_headers=frozenset(
+            {"ok-access-key", "ok-access-sign", "ok-access-timestamp", "ok-access-passphrase"}
+        )
+    ),
+    "bybit": AuthScheme(
+        secret_headers=frozenset(
+            {"x-bapi-api-key", "x-bapi-sign", "x-bapi-timestamp", "x-bapi-recv-window"}
+        ),
+        volatile_params=frozenset({"orderlinkid"}),
+    ),
+    "kucoin": AuthScheme(
+        secret_headers=frozenset(
+            {
+                "kc-api-key",
+                "kc-api-sign",
+                "kc-api-timestamp",
+                "kc-api-passphrase",
+                "kc-api-key-version",
+            }
+        )
+    ),
+}
+SCHEMES["binanceus"] = SCHEMES["binance"]
+
+
+def scheme_for(exchange: str | None) -> AuthScheme:
+    """The generic scheme merged with the exchange's additions."""
+    extra = SCHEMES.get(exchange or "", AuthScheme())
+    return AuthScheme(
+        volatile_params=GENERIC.volatile_params | extra.volatile_params,
+        secret_params=GENERIC.secret_params | extra.secret_params,
+        secret_headers=GENERIC.secret_headers | extra.secret_headers,
+        payload_headers=GENERIC.payload_headers | extra.payload_headers,
+    )
