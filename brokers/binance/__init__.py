@@ -1,0 +1,5 @@
+"""Binance broker (ccxt)."""
+
+from brokers.binance.broker import BinanceBroker
+
+__all__ = ["BinanceBroker"]

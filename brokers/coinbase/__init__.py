@@ -1,0 +1,5 @@
+"""Coinbase Advanced broker (ccxt)."""
+
+from brokers.coinbase.broker import CoinbaseBroker
+
+__all__ = ["CoinbaseBroker"]
