@@ -246,5 +246,121 @@ def exchanges(as_json: bool, sandbox_only: bool) -> None:
     click.echo(f"{len(infos)} exchanges (ccxt {ccxt_metadata.ccxt_version()})")
 
 
+@main.command()
+@click.argument("name", shell_complete=_complete_broker)
+@click.option("--allow-mainnet", is_flag=True, help="Allow recording against the live exchange.")
+@click.option(
+    "--via",
+    metavar="URL",
+    help="Send the traffic to URL instead (a proxy, or the local stand-in); cassettes keep the real URLs.",
+)
+@click.option("--no-replay", is_flag=True, help="Do not replay the contract after recording.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@user_errors
+def record(name: str, allow_mainnet: bool, via: str | None, no_replay: bool, as_json: bool) -> None:
+    """Record NAME's contract traffic against its testnet (keys from the environment).
+
+    Places one limit buy far below the market and cancels it. Cassettes are audited for
+    secrets, written all at once to cassettes/NAME/, then replayed to prove they replay.
+    """
+    from scaffolder.harness.record import record as run_record
+
+    def progress(message: str) -> None:
+        click.echo(f"[{name}] {message}", err=True)
+
+    report = run_record(
+        name, _root(), allow_mainnet=allow_mainnet, via=via, progress=progress, replay=not no_replay
+    )
+    if as_json:
+        click.echo(json.dumps(report.__dict__))
+    else:
+        click.echo(f"recorded {len(report.calls)} calls for {name}: {', '.join(report.calls)}")
+    if report.replay_exit_code not in (None, 0):
+        fail(f"the new cassettes did not replay (pytest exit {report.replay_exit_code})")
+
+
+@main.group()
+def cassettes() -> None:
+    """Work with recorded cassettes: audit them, import ccxt's recorded responses."""
+
+
+@cassettes.command(name="audit")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@user_errors
+def cassettes_audit(paths: tuple[Path, ...], output_format: str) -> None:
+    """Scan cassettes (default: cassettes/) for secrets; exit 1 on any finding."""
+    from scaffolder.harness.audit import audit
+
+    root = _root()
+    targets = list(paths) or [root / "cassettes"]
+    missing = [str(p) for p in targets if not p.exists()]
+    if missing:
+        fail(f"no such path: {', '.join(missing)}", EXIT_USAGE)
+    scanned, findings = audit(targets, root)
+    if output_format == "json":
+        click.echo(
+            json.dumps({"scanned": scanned, "findings": [f.as_dict() for f in findings]}, indent=2)
+        )
+    else:
+        for finding in findings:
+            click.echo(str(finding))
+        click.echo(f"{len(findings)} finding(s) in {scanned} file(s)")
+    sys.exit(EXIT_FAIL if findings else EXIT_OK)
+
+
+@cassettes.command(name="import-ccxt")
+@click.argument("name", shell_complete=_complete_exchange)
+@click.option(
+    "--static-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="ccxt's offline test data (the layout of ts/src/test/static/).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path, file_okay=False), help="Default: cassettes/NAME/."
+)
+@user_errors
+def cassettes_import_ccxt(name: str, static_dir: Path, out: Path | None) -> None:
+    """Turn ccxt's recorded responses for NAME into cassettes and a markets snapshot."""
+    from scaffolder.harness.ccxt_import import CcxtImportError, import_ccxt
+
+    root = _root()
+    target = out or root / "cassettes" / name
+    config = root / "config" / "brokers" / f"{name}.json"
+    pairs = json.loads(config.read_text(encoding="utf-8")).get("supported_pairs", []) if config.exists() else []
+    available = static_dir / "markets" / f"{name}.json"
+    known = set(json.loads(available.read_text(encoding="utf-8"))) if available.exists() else set()
+    try:
+        report = import_ccxt(name, static_dir, target, symbols=[p for p in pairs if p in known])
+    except CcxtImportError as exc:
+        fail(str(exc), EXIT_USAGE)
+        return
+    from scaffolder.harness.scenario import scenario_from_import
+
+    scenario = scenario_from_import(name, target)
+    click.echo(f"imported {len(report.imported)} case(s) for {name} into {target}")
+    click.echo(f"contract calls covered: {', '.join(scenario['calls']) or 'none'}")
+    for skipped in report.skipped:
+        click.echo(f"  skipped {skipped}", err=True)
+
+
+@main.command()
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--api-key", default="CANARY-API-KEY-0000", show_default=True)
+@click.option("--secret", default="CANARY-SECRET-0000", show_default=True)
+def standin(port: int, api_key: str, secret: str) -> None:
+    """Serve the local Binance spot testnet stand-in on 127.0.0.1 until Ctrl-C."""
+    from scaffolder.standin.__main__ import main as serve
+
+    sys.exit(serve(["--port", str(port), "--api-key", api_key, "--secret", secret]))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

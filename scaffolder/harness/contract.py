@@ -44,6 +44,14 @@ CCXT_METHOD = {
 }
 
 
+def project_root_of(test_file: Path) -> Path:
+    """The project a test file belongs to: the nearest parent with ``config/brokers``."""
+    for parent in test_file.resolve().parents:
+        if (parent / "config" / "brokers").is_dir():
+            return parent
+    raise FileNotFoundError(f"no config/brokers above {test_file}")
+
+
 def load_scenario(root: Path, name: str) -> dict[str, Any] | None:
     """The broker's recorded scenario, or None when nothing was recorded yet."""
     path = root / "cassettes" / name / "contract.json"
@@ -58,9 +66,25 @@ class BrokerContract:
 
     broker_name: ClassVar[str] = ""
 
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """One ``test_ccxt_recorded_case`` per imported ccxt case of the broker."""
+        if "ccxt_case" not in metafunc.fixturenames:
+            return
+        index = (
+            project_root_of(Path(metafunc.definition.path))
+            / "cassettes"
+            / self.broker_name
+            / "ccxt"
+            / "cases.json"
+        )
+        cases = json.loads(index.read_text(encoding="utf-8"))["cases"] if index.exists() else []
+        metafunc.parametrize(
+            "ccxt_case", cases, ids=[c["cassette"].removesuffix(".yaml") for c in cases]
+        )
+
     @pytest.fixture
-    def project_root(self, pytestconfig: pytest.Config) -> Path:
-        return Path(pytestconfig.rootpath)
+    def project_root(self, request: pytest.FixtureRequest) -> Path:
+        return project_root_of(Path(request.path))
 
     @pytest.fixture
     def scenario(self, project_root: Path) -> dict[str, Any]:
@@ -82,7 +106,8 @@ class BrokerContract:
 
     @pytest.fixture
     def broker(self, project_root: Path, scenario: dict[str, Any]) -> Iterator[BaseBroker]:
-        broker = broker_for_replay(project_root, self.broker_name)
+        live = scenario.get("source") == "ccxt-static"
+        broker = broker_for_replay(project_root, self.broker_name, testnet=False if live else None)
         broker.connect()
         yield broker
         broker.disconnect()
@@ -101,6 +126,11 @@ class BrokerContract:
                 f"{self.broker_name} lacks {method}: refused with NotSupportedError, as it must be"
             )
         spec = scenario["calls"].get(name)
+        if spec is None and scenario.get("source") == "ccxt-static":
+            pytest.skip(
+                f"ccxt's recorded data for {self.broker_name} has no usable {method} case: record "
+                f"it on a testnet with `scaffolder record {self.broker_name}`"
+            )
         if spec is None:
             pytest.fail(
                 f"{self.broker_name}'s scenario has no {name!r} call although the exchange has "
@@ -190,6 +220,19 @@ class BrokerContract:
             )
         with pytest.raises(OrderNotFoundError):
             self.call(broker, scenario, "cancel_order_unknown")
+
+    def test_ccxt_recorded_case(
+        self, broker: Any, project_root: Path, ccxt_case: dict[str, Any]
+    ) -> None:
+        """ccxt's own recorded response, replayed through this broker's exchange, parses as
+        ccxt's offline tests expect (skipKeys honoured)."""
+        from scaffolder.harness.ccxt_import import compare_parsed, replay_case
+
+        cassette = project_root / "cassettes" / self.broker_name / "ccxt" / ccxt_case["cassette"]
+        actual = replay_case(broker.exchange, ccxt_case, cassette)
+        assert (
+            compare_parsed(actual, ccxt_case["parsedResponse"], ccxt_case.get("skipKeys", [])) == []
+        )
 
     def test_unsupported_symbol_is_refused_before_any_request(self, broker: BaseBroker) -> None:
         with pytest.raises(InvalidSymbolError, match="NOPE/NOPE"):

@@ -43,13 +43,15 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
 
 
 @pytest.fixture
-def broker_config(pytestconfig: pytest.Config) -> Any:
+def broker_config(request: pytest.FixtureRequest) -> Any:
     """``broker_config(name)``: the broker's config from config/brokers/, with canary credentials."""
     from pathlib import Path
 
+    from scaffolder.harness.contract import project_root_of
     from scaffolder.harness.session import replay_config
 
-    return lambda name: replay_config(Path(pytestconfig.rootpath), name)
+    root = project_root_of(Path(request.path))
+    return lambda name: replay_config(root, name)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -84,12 +84,17 @@ def load_markets(root: Path, name: str) -> dict[str, Any] | None:
     return markets
 
 
-def replay_config(root: Path, name: str) -> BrokerConfig:
-    """The broker's config with canary credentials, ready for replay (no waits)."""
+def replay_config(root: Path, name: str, *, testnet: bool | None = None) -> BrokerConfig:
+    """The broker's config with canary credentials, ready for replay (no waits).
+
+    ``testnet`` overrides the config's choice: cassettes imported from ccxt's recorded data
+    come from the live API, and replaying them (offline) needs the live URLs.
+    """
     path = root / "config" / "brokers" / f"{name}.json"
     config = load_config(path, env=canary_env(path))
     settings = dataclasses.replace(
         config.settings,
+        testnet=config.settings.testnet if testnet is None else testnet,
         enable_rate_limit=False,
         retry=dataclasses.replace(
             config.settings.retry, base_delay=0.0, max_delay=0.0, max_retry_after=0.0
@@ -98,10 +103,10 @@ def replay_config(root: Path, name: str) -> BrokerConfig:
     return dataclasses.replace(config, settings=settings)
 
 
-def broker_for_replay(root: Path, name: str, **kwargs: Any) -> BaseBroker:
+def broker_for_replay(root: Path, name: str, *, testnet: bool | None = None, **kwargs: Any) -> BaseBroker:
     """A broker of ``name`` built for replay: canary credentials, markets from the snapshot."""
     klass = broker_class(name)
-    config = replay_config(root, name)
+    config = replay_config(root, name, testnet=testnet)
     markets = load_markets(root, name)
     if markets is not None and "markets" not in kwargs and _accepts(klass, "markets"):
         kwargs["markets"] = markets

@@ -1,0 +1,141 @@
+"""``scaffolder cassettes audit``: scan cassettes for anything that looks like a secret.
+
+Three kinds of finding: the value of a credential variable set in the environment (any
+encoding), an auth header or secret parameter whose value is not the scrub mask, and a
+signature-like token (long hex or base64) in an auth position.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+
+import yaml
+
+from brokers.config import env_references
+from scaffolder.harness.scrub import MASK
+from scaffolder.harness.signed_requests import SCHEMES, scheme_for
+
+SIGNATURE_LIKE = re.compile(r"^(?:[0-9a-fA-F]{40,}|[A-Za-z0-9+/_-]{40,}={0,2})$")
+ALL_SECRET_HEADERS = frozenset().union(*(scheme_for(n).secret_headers for n in [None, *SCHEMES]))
+ALL_SECRET_PARAMS = frozenset().union(*(scheme_for(n).secret_params for n in [None, *SCHEMES]))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One suspicious value in one cassette."""
+
+    path: str
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.where}: {self.reason}"
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def credential_values(root: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Variable -> value of every credential variable the configs reference that is set."""
+    env = os.environ if env is None else env
+    values: dict[str, str] = {}
+    for config in sorted((root / "config" / "brokers").glob("*.json")):
+        try:
+            document = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for _, var in env_references(document):
+            if env.get(var) and len(env[var]) >= 6:
+                values[var] = env[var]
+    return values
+
+
+def _encodings(value: str) -> set[str]:
+    return {
+        value,
+        quote(value, safe=""),
+        quote_plus(value),
+        base64.b64encode(value.encode()).decode().rstrip("="),
+    }
+
+
+def cassette_files(paths: Iterable[Path]) -> list[Path]:
+    """Cassette files under ``paths`` (YAML and JSON)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+            )
+        elif path.exists():
+            found.append(path)
+    return found
+
+
+def audit_file(path: Path, secrets: Mapping[str, str]) -> list[Finding]:
+    """Findings in one cassette (or snapshot) file."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Finding(name, "file", f"cannot be read as text ({exc})")]
+    findings = [
+        Finding(name, "content", f"contains the value of ${var} (or an encoding of it)")
+        for var, value in secrets.items()
+        if any(v in text for v in _encodings(value))
+    ]
+    if path.suffix == ".json":
+        return findings
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return [*findings, Finding(name, "file", f"is not valid YAML ({exc.__class__.__name__})")]
+    interactions = document.get("interactions", []) if isinstance(document, dict) else []
+    for index, interaction in enumerate(interactions):
+        request = (interaction or {}).get("request") or {}
+        findings.extend(_audit_request(name, index, request))
+    return findings
+
+
+def _audit_request(name: str, index: int, request: dict) -> list[Finding]:
+    findings = []
+    for header, values in (request.get("headers") or {}).items():
+        value = values[0] if isinstance(values, list) and values else values
+        if header.lower() in ALL_SECRET_HEADERS and str(value) != MASK:
+            findings.append(
+                Finding(name, f"interaction {index} header {header}", "auth header not scrubbed")
+            )
+    query = parse_qsl(urlsplit(str(request.get("uri", ""))).query, keep_blank_values=True)
+    body = request.get("body")
+    body_params = (
+        parse_qsl(body, keep_blank_values=True) if isinstance(body, str) and "=" in body else []
+    )
+    for key, value in [*query, *body_params]:
+        if key.lower() in ALL_SECRET_PARAMS and value != MASK:
+            findings.append(
+                Finding(
+                    name, f"interaction {index} parameter {key}", "secret parameter not scrubbed"
+                )
+            )
+        elif value != MASK and "sig" in key.lower() and SIGNATURE_LIKE.match(value):
+            findings.append(
+                Finding(name, f"interaction {index} parameter {key}", "looks like a signature")
+            )
+    return findings
+
+
+def audit(
+    paths: Iterable[Path], root: Path, env: Mapping[str, str] | None = None
+) -> tuple[int, list[Finding]]:
+    """Audit every cassette under ``paths``: (files scanned, findings)."""
+    secrets = credential_values(root, env)
+    files = cassette_files(paths)
+    findings = [f for path in files for f in audit_file(path, secrets)]
+    return len(files), findings

@@ -1,0 +1,246 @@
+"""``scaffolder record NAME``: run the contract against the exchange's testnet and keep the traffic.
+
+Credentials come from the environment (a missing one is named). Anything but the testnet is
+refused unless ``allow_mainnet``. Only safe orders are placed: one limit buy far below the
+market, cancelled at once. Cassettes, the scenario and the markets snapshot are written to a
+scratch directory, audited, then moved into ``cassettes/<name>/`` together; afterwards the
+contract is replayed from them to prove they replay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import vcr as vcrpy
+
+from brokers.config import load_config
+from brokers.errors import BrokerError, OrderNotFoundError
+from brokers.registry import broker_class
+from brokers.retry import new_client_order_id
+from scaffolder.errors import ScaffolderError, UsageError
+from scaffolder.fs import scratch_dir, write_text_atomic
+from scaffolder.harness.audit import audit
+from scaffolder.harness.session import harness_vcr_config, register_matchers
+
+UNKNOWN_ORDER_ID = "999999999"
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RecordReport:
+    """What a recording produced."""
+
+    name: str
+    calls: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    replay_exit_code: int | None = None
+
+
+def _redirect(exchange: Any, via: str) -> dict[str, str]:
+    """Point every API URL of a ccxt exchange at ``via`` (same paths); return the aliases back."""
+    target = urlsplit(via)
+    aliases: dict[str, str] = {}
+
+    def move(url: str) -> str:
+        parts = urlsplit(url)
+        moved = urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+        aliases[moved] = url
+        return moved
+
+    api = exchange.urls["api"]
+    if isinstance(api, str):
+        exchange.urls["api"] = move(api)
+    else:
+        for key, url in list(api.items()):
+            if isinstance(url, str):
+                api[key] = move(url)
+    return dict(sorted(aliases.items(), key=lambda kv: -len(kv[0])))
+
+
+def _safe_limit(broker: Any, symbol: str, last: float) -> tuple[float, float]:
+    """A buy price at half the market and the smallest amount the market accepts there."""
+    exchange = broker.exchange
+    market = exchange.market(symbol)
+    price = float(exchange.price_to_precision(symbol, last * 0.5))
+    limits = market.get("limits") or {}
+    min_amount = float((limits.get("amount") or {}).get("min") or 0)
+    min_cost = float((limits.get("cost") or {}).get("min") or 0)
+    amount = max(min_amount, (min_cost / price) * 1.5 if min_cost else 0.0)
+    if not amount:
+        amount = 10 / price
+    return price, float(exchange.amount_to_precision(symbol, amount * 1.01))
+
+
+def record(
+    name: str,
+    root: Path,
+    *,
+    allow_mainnet: bool = False,
+    via: str | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: Progress = lambda message: None,
+    replay: bool = True,
+) -> RecordReport:
+    """Record ``name``'s contract traffic (see the module docstring)."""
+    env = os.environ if env is None else env
+    config_path = root / "config" / "brokers" / f"{name}.json"
+    if not config_path.exists():
+        raise UsageError(
+            f"no config for {name!r} at {config_path}; generate it with `scaffolder new {name}`"
+        )
+    config = load_config(config_path, env=env)
+    if not config.settings.testnet and not allow_mainnet:
+        raise UsageError(
+            f"{name}'s config trades on the live exchange (settings.testnet is false); recording "
+            "places and cancels a real order: pass --allow-mainnet if you really mean it"
+        )
+    klass = broker_class(name)
+    broker: Any = klass(config)
+    aliases = _redirect(broker.exchange, via) if via else {}
+    progress(f"connecting to {name}" + (f" via {via}" if via else ""))
+    broker.connect()
+    pairs = list(config.supported_pairs)
+    symbol = pairs[0]
+    secrets = list(config.credentials.values())
+    vcr_config = harness_vcr_config(name, secrets=secrets, url_aliases=aliases)
+    recorder = vcrpy.VCR(record_mode="all")
+    register_matchers(recorder)
+    report = RecordReport(name)
+    with scratch_dir(root / "cassettes", f".record-{name}-") as scratch:
+        scenario: dict[str, Any] = {
+            "broker": name,
+            "symbol": symbol,
+            "source": "recorded",
+            "calls": {},
+        }
+
+        def run(
+            call: str,
+            method: str,
+            kwargs: dict[str, Any],
+            *,
+            expect: type[BrokerError] | None = None,
+        ) -> Any:
+            progress(f"recording {call}")
+            with recorder.use_cassette(str(scratch / f"{call}.yaml"), **vcr_config):
+                try:
+                    result = getattr(broker, method)(**kwargs)
+                except BrokerError as exc:
+                    if expect is None or not isinstance(exc, expect):
+                        raise ScaffolderError(f"{call} failed while recording: {exc}") from exc
+                    result = None
+            scenario["calls"][call] = {"kwargs": kwargs}
+            report.calls.append(call)
+            return result
+
+        for call, method, needed, kwargs in (
+            ("get_balance", "get_balance", "fetchBalance", {}),
+            ("get_ticker", "get_ticker", "fetchTicker", {"symbol": symbol}),
+            (
+                "get_ohlcv",
+                "get_ohlcv",
+                "fetchOHLCV",
+                {"symbol": symbol, "timeframe": _timeframe(broker), "limit": 5},
+            ),
+        ):
+            if broker.has(needed):
+                result = run(call, method, kwargs)
+                if call == "get_ticker":
+                    last = result["last"]
+        if broker.has("createOrder"):
+            price, amount = _safe_limit(broker, symbol, last)
+            order = run(
+                "create_order",
+                "create_order",
+                {
+                    "symbol": symbol,
+                    "order_type": "limit",
+                    "side": "buy",
+                    "amount": amount,
+                    "price": price,
+                    "client_order_id": new_client_order_id("rec"),
+                },
+            )
+            order_ref = {"order_id": order["id"], "symbol": symbol}
+            if broker.has("fetchOrder"):
+                run("get_order", "get_order", order_ref)
+            if broker.has("fetchOpenOrders"):
+                run("get_open_orders", "get_open_orders", {"symbol": symbol})
+            if broker.has("cancelOrder"):
+                run("cancel_order", "cancel_order", order_ref)
+        run("get_positions", "get_positions", {})
+        unknown = {"order_id": UNKNOWN_ORDER_ID, "symbol": symbol}
+        if broker.has("fetchOrder"):
+            run("get_order_unknown", "get_order", unknown, expect=OrderNotFoundError)
+        if broker.has("cancelOrder"):
+            run("cancel_order_unknown", "cancel_order", unknown, expect=OrderNotFoundError)
+        markets = {s: broker.exchange.markets[s] for s in pairs}
+        broker.disconnect()
+        write_text_atomic(
+            scratch / "markets.json", json.dumps(markets, indent=1, sort_keys=True) + "\n"
+        )
+        write_text_atomic(scratch / "contract.json", json.dumps(scenario, indent=2) + "\n")
+        progress("auditing the cassettes for secrets")
+        _, findings = audit([scratch], root, env={**env})
+        if findings:
+            raise ScaffolderError(
+                "the recording was not written: the audit found secrets:\n"
+                + "\n".join(str(f) for f in findings)
+            )
+        report.files = _install(scratch, root / "cassettes" / name)
+    progress(f"wrote {len(report.files)} files to cassettes/{name}/")
+    if replay:
+        progress("replaying the contract from the new cassettes")
+        report.replay_exit_code = replay_contract(root, name)
+    return report
+
+
+def _timeframe(broker: Any) -> str:
+    offered = list(getattr(broker, "timeframes", ()) or broker.exchange.timeframes or {})
+    return "1h" if "1h" in offered or not offered else offered[0]
+
+
+def _install(scratch: Path, target: Path) -> list[str]:
+    """Replace the broker's recorded files with the new ones in one step (directory rename)."""
+    fresh = scratch / "install"
+    fresh.mkdir()
+    for path in scratch.iterdir():
+        if path.is_file():
+            shutil.move(str(path), fresh / path.name)
+    if target.exists():
+        for keep in target.iterdir():
+            if keep.name not in {p.name for p in fresh.iterdir()} and not keep.name.endswith(
+                ".yaml"
+            ):
+                shutil.move(str(keep), fresh / keep.name)
+        old = scratch / "previous"
+        os.replace(target, old)
+    os.replace(fresh, target)
+    return sorted(p.name for p in target.iterdir())
+
+
+def replay_contract(root: Path, name: str) -> int:
+    """Run the broker's generated tests offline (network blocked); returns pytest's exit code."""
+    test_file = root / "tests" / "brokers" / f"test_{name}.py"
+    return subprocess.call(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(test_file),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--block-network",
+        ],
+        cwd=root,
+    )

@@ -1,0 +1,74 @@
+"""A contract scenario from imported ccxt cases: which recorded case answers which contract call.
+
+ccxt's recorded responses are independent cases (a ticker here, an order there), not one
+session, so each contract call takes the first case of its ccxt method and replays that case's
+cassette with that case's arguments. Calls without a case are left out; the contract then
+skips them and says they were not in ccxt's data.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from scaffolder.fs import write_text_atomic
+
+
+def _kwargs(call: str, args: list[Any]) -> dict[str, Any] | None:
+    """Our method's keyword arguments for a ccxt case's positional input, or None if unusable."""
+    args = list(args) + [None] * 6
+    if call == "get_ticker":
+        return {"symbol": args[0]}
+    if call == "get_ohlcv":
+        kwargs: dict[str, Any] = {"symbol": args[0], "timeframe": args[1] or "1m"}
+        if args[3] is not None:
+            kwargs["limit"] = args[3]
+        if args[2] is not None:
+            kwargs["since"] = args[2]
+        return kwargs
+    if call == "create_order":
+        if args[4] is None and args[1] == "limit":
+            return None
+        kwargs = {"symbol": args[0], "order_type": args[1], "side": args[2], "amount": args[3]}
+        if args[4] is not None:
+            kwargs["price"] = args[4]
+        return kwargs
+    if call in ("get_order", "cancel_order"):
+        return {"order_id": args[0], "symbol": args[1]}
+    if call == "get_open_orders":
+        return {"symbol": args[0]} if args[0] else {}
+    return {}
+
+
+CALLS = (
+    ("get_balance", "fetchBalance"),
+    ("get_positions", "fetchBalance"),
+    ("get_ticker", "fetchTicker"),
+    ("get_ohlcv", "fetchOHLCV"),
+    ("create_order", "createOrder"),
+    ("get_order", "fetchOrder"),
+    ("get_open_orders", "fetchOpenOrders"),
+    ("cancel_order", "cancelOrder"),
+)
+
+
+def scenario_from_import(broker: str, out_dir: Path) -> dict[str, Any]:
+    """Write ``contract.json`` and one ``<call>.yaml`` per usable case into ``out_dir``."""
+    cases = json.loads((out_dir / "ccxt" / "cases.json").read_text(encoding="utf-8"))["cases"]
+    scenario: dict[str, Any] = {"broker": broker, "source": "ccxt-static", "calls": {}}
+    for call, method in CALLS:
+        for case in (c for c in cases if c["method"] == method and not (c.get("options") or {})):
+            kwargs = _kwargs(call, case.get("input") or [])
+            if kwargs is None or (method == "fetchBalance" and case.get("input")):
+                continue
+            shutil.copyfile(out_dir / "ccxt" / case["cassette"], out_dir / f"{call}.yaml")
+            scenario["calls"][call] = {"kwargs": kwargs, "case": case["cassette"]}
+            break
+    symbols = [
+        c["kwargs"]["symbol"] for c in scenario["calls"].values() if c["kwargs"].get("symbol")
+    ]
+    scenario["symbol"] = symbols[0] if symbols else None
+    write_text_atomic(out_dir / "contract.json", json.dumps(scenario, indent=2) + "\n")
+    return scenario
