@@ -168,6 +168,35 @@ def new(name: str, defaults: bool, data: tuple[str, ...], force: bool, as_json: 
     click.echo(f"next: pytest tests/brokers/test_{name}.py")
 
 
+@main.command()
+@click.argument("name", shell_complete=_complete_broker)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@user_errors
+def update(name: str, as_json: bool) -> None:
+    """Bring broker NAME to the current template (copier update with its own answers file).
+
+    Hand edits are merged in; where they clash with a template change, copier's inline
+    conflict markers are left in the file and the command exits 1.
+    """
+    from scaffolder.update import update as run_update
+
+    report = run_update(name, _root())
+    if as_json:
+        click.echo(json.dumps({**report.__dict__, "up_to_date": report.up_to_date}))
+    elif report.up_to_date:
+        click.echo(f"{name} is already at the current template ({report.to_version[:12]})")
+    else:
+        click.echo(
+            f"updated {name}: template {report.from_version[:12]} -> {report.to_version[:12]}"
+        )
+        for path in report.changed:
+            click.echo(f"  changed {path}")
+        for path in report.conflicts:
+            click.echo(f"  CONFLICT {path}: resolve the <<<<<<< markers", err=True)
+    if report.conflicts:
+        sys.exit(EXIT_FAIL)
+
+
 @main.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_errors
@@ -334,7 +363,11 @@ def cassettes_import_ccxt(name: str, static_dir: Path, out: Path | None) -> None
     root = _root()
     target = out or root / "cassettes" / name
     config = root / "config" / "brokers" / f"{name}.json"
-    pairs = json.loads(config.read_text(encoding="utf-8")).get("supported_pairs", []) if config.exists() else []
+    pairs = (
+        json.loads(config.read_text(encoding="utf-8")).get("supported_pairs", [])
+        if config.exists()
+        else []
+    )
     available = static_dir / "markets" / f"{name}.json"
     known = set(json.loads(available.read_text(encoding="utf-8"))) if available.exists() else set()
     try:

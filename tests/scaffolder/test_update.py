@@ -1,0 +1,97 @@
+"""``scaffolder update``: a template change arrives and a hand edit survives (copier's merge)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from scaffolder.errors import UsageError
+from scaffolder.generate import generate
+from scaffolder.update import update
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKER_TEMPLATE = Path("templates/broker/template/brokers/{{ name }}/broker.py.jinja")
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A git project holding the template (tagged v1) and nothing else."""
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
+    (tmp_path / "brokers").mkdir()
+    shutil.copy(ROOT / "brokers" / "registered.py", tmp_path / "brokers" / "registered.py")
+    (tmp_path / "config" / "brokers").mkdir(parents=True)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "template v1")
+    git(tmp_path, "tag", "v1")
+    return tmp_path
+
+
+def test_update_brings_the_template_change_and_keeps_the_hand_edit(project: Path):
+    generate("kraken", project)
+    broker = project / "brokers" / "kraken" / "broker.py"
+    broker.write_text(
+        broker.read_text() + '\n    def hand_written(self) -> str:\n        return "kept"\n'
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "kraken, hand-edited")
+
+    template = project / BROKER_TEMPLATE
+    template.write_text(
+        template.read_text().replace(
+            '    exchange_id = "{{ name }}"\n',
+            '    exchange_id = "{{ name }}"\n    template_v2 = True\n',
+        )
+    )
+    git(project, "commit", "-q", "-am", "template v2")
+    git(project, "tag", "v2")
+
+    report = update("kraken", project)
+
+    text = broker.read_text()
+    assert "template_v2 = True" in text, "the template change did not arrive"
+    assert 'return "kept"' in text, "the hand edit was lost"
+    assert report.conflicts == []
+    assert "brokers/kraken/broker.py" in report.changed
+    answers = (project / "brokers" / "kraken" / ".copier-answers.yml").read_text()
+    assert f"_commit: {git(project, 'rev-parse', 'HEAD:templates/broker').strip()}" in answers
+    assert "_src_path: templates/broker" in answers
+    assert update("kraken", project).up_to_date
+
+
+def test_conflicting_edits_are_marked_the_way_copier_marks_them(project: Path):
+    generate("kraken", project)
+    broker = project / "brokers" / "kraken" / "broker.py"
+    broker.write_text(
+        broker.read_text().replace('exchange_id = "kraken"', 'exchange_id = "kraken"  # mine')
+    )
+    template = project / BROKER_TEMPLATE
+    template.write_text(
+        template.read_text().replace(
+            'exchange_id = "{{ name }}"', 'exchange_id = "{{ name }}"  # theirs'
+        )
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "template v2 and the edit")
+    report = update("kraken", project)
+    assert report.conflicts == ["brokers/kraken/broker.py"]
+    assert "<<<<<<< before updating" in broker.read_text()
+
+
+def test_update_of_an_unknown_broker_is_a_usage_error(project: Path):
+    with pytest.raises(UsageError, match="no broker 'nope'"):
+        update("nope", project)
