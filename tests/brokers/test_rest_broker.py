@@ -1,0 +1,146 @@
+"""The shared signed-REST broker against the stand-in: signing, normalisers, errors, place-once."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from brokers import errors as e
+from brokers.config import build_config
+from brokers.rest_broker import RestBroker
+from brokers.signing import Signer, mask
+from scaffolder.standin import BinanceStandIn
+
+KEY, SECRET = "CANARY-API-KEY-0000", "CANARY-SECRET-0000"
+
+
+class Spot(RestBroker):
+    name = "spotrest"
+    base_url = "https://api.spotrest.invalid"
+    key_header = "X-MBX-APIKEY"
+
+
+def make_config(standin, *, secret=SECRET, testnet=True):
+    return build_config(
+        {
+            "name": "spotrest",
+            "integration": "rest",
+            "type": "crypto",
+            "enabled": True,
+            "api_credentials": {"api_key": "${K}", "api_secret": "${S}"},
+            "settings": {
+                "testnet": testnet,
+                "timeout": 1500,
+                "recv_window": 5000,
+                "retry": {"max_attempts": 3, "base_delay_ms": 0, "max_delay_ms": 0},
+            },
+            "supported_pairs": ["BTC/USDT", "ETH/USDT"],
+            "custom_settings": {"testnet_url": standin.url},
+        },
+        env={"K": KEY, "S": secret},
+    )
+
+
+@pytest.fixture
+def standin():
+    with BinanceStandIn(KEY, SECRET, fault_delay=3.0) as server:
+        yield server
+
+
+@pytest.fixture
+def broker(standin):
+    broker = Spot(make_config(standin), sleep=lambda s: None)
+    broker.connect()
+    yield broker
+    broker.disconnect()
+
+
+def test_signed_reads_return_our_shapes(broker):
+    assert broker.markets["BTC/USDT"]["id"] == "BTCUSDT"
+    balance = broker.get_balance()
+    assert balance["BTC"]["total"] > 0
+    ticker = broker.get_ticker("BTC/USDT")
+    assert ticker["symbol"] == "BTC/USDT" and ticker["last"] > 0
+    assert len(broker.get_ohlcv("ETH/USDT", "1h", limit=3)) == 3
+
+
+def test_order_lifecycle(broker, standin):
+    order = broker.create_order(
+        "BTC/USDT", "limit", "buy", 0.001, price=20000, client_order_id="rest1"
+    )
+    assert (order["symbol"], order["side"], order["status"]) == ("BTC/USDT", "buy", "open")
+    assert order["client_order_id"] == "rest1"
+    assert broker.get_order(order["id"], "BTC/USDT")["amount"] == pytest.approx(0.001)
+    assert [o["id"] for o in broker.get_open_orders("BTC/USDT")] == [order["id"]]
+    assert broker.cancel_order(order["id"], "BTC/USDT")["status"] == "canceled"
+    assert standin.orders_created == 1
+
+
+def test_exchange_error_codes_map_to_our_errors(broker):
+    with pytest.raises(e.InsufficientFundsError):
+        broker.create_order("BTC/USDT", "limit", "buy", 1, price=20000)
+    with pytest.raises(e.OrderNotFoundError):
+        broker.get_order("424242", "BTC/USDT")
+    with pytest.raises(e.OrderNotFoundError):
+        broker.cancel_order("424242", "BTC/USDT")
+
+
+def test_a_bad_signature_is_an_authentication_error(standin):
+    broker = Spot(make_config(standin, secret="CANARY-WRONG-SECRET"), sleep=lambda s: None)
+    broker.connect()
+    with pytest.raises(e.AuthenticationError, match="-1022"):
+        broker.get_balance()
+
+
+@pytest.mark.parametrize(
+    "fault", ["timeout_after_accept", "reset", "http_502", "truncated_json", "html_error"]
+)
+def test_create_order_never_places_twice(broker, standin, fault):
+    standin.inject(fault, method="POST", path="/api/v3/order")
+    order = broker.create_order(
+        "BTC/USDT", "limit", "buy", 0.001, price=20000, client_order_id=f"f{fault[:8]}"
+    )
+    assert standin.orders_created == 1
+    assert order["client_order_id"] == f"f{fault[:8]}"
+
+
+def test_malformed_answers_to_reads_are_retried_then_succeed(broker, standin):
+    standin.inject("truncated_json", path="/api/v3/ticker/24hr")
+    standin.inject("html_error", path="/api/v3/ticker/24hr")
+    assert broker.get_ticker("BTC/USDT")["last"] > 0
+
+
+def test_errors_keep_the_cause(broker, standin):
+    standin.inject("reset", path="/api/v3/account", times=3)
+    with pytest.raises(e.BrokerConnectionError) as info:
+        broker.get_balance()
+    assert isinstance(info.value.__cause__, requests.RequestException)
+
+
+def test_live_url_unless_testnet(standin):
+    assert Spot(make_config(standin, testnet=False)).url == "https://api.spotrest.invalid"
+    assert Spot(make_config(standin)).url == standin.url
+
+
+def test_query_signing_matches_binances_rule():
+    signer = Signer(KEY, SECRET, recv_window=5000, clock=lambda: 1700000000000)
+    signed = signer.sign("GET", "/api/v3/account", {"symbol": "BTCUSDT"})
+    assert signed.canonical == "symbol=BTCUSDT&timestamp=1700000000000&recvWindow=5000"
+    import hashlib
+    import hmac
+
+    expected = hmac.new(SECRET.encode(), signed.canonical.encode(), hashlib.sha256).hexdigest()
+    assert dict(signed.params)["signature"] == expected
+    assert signed.headers == {"X-API-KEY": KEY}
+
+
+def test_header_signing_sha512_covers_method_path_and_body():
+    signer = Signer(KEY, SECRET, scheme="hmac_sha512_header", clock=lambda: 1)
+    signed = signer.sign("post", "/v1/order", {"b": 2, "a": 1}, body='{"x":1}')
+    assert signed.canonical == '1POST/v1/order?a=1&b=2{"x":1}'
+    assert len(signed.headers["X-SIGNATURE"]) == 128
+
+
+def test_mask_keeps_only_the_tail():
+    assert mask("CANARY-SECRET-0000") == "**************0000"
+    assert mask("short") == "*****"
