@@ -44,6 +44,43 @@ CCXT_METHOD = {
 }
 
 
+def _unmatched_request(exc: BaseException, broker: str) -> str | None:
+    """The request no cassette matched and the closest recorded one, if that is the cause."""
+    seen: BaseException | None = exc
+    while seen is not None and type(seen).__name__ != "CannotOverwriteExistingCassetteException":
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return None
+    from scaffolder.harness.matching import describe, make_matcher
+    from scaffolder.harness.signed_requests import scheme_for
+
+    scheme = scheme_for(broker)
+    failed = getattr(seen, "failed_request", None)
+    cassette = getattr(seen, "cassette", None)
+    lines = [f"request:  {describe(failed, scheme)}" if failed is not None else str(seen)]
+    recorded = list(getattr(cassette, "requests", []) or [])
+    if failed is not None and recorded:
+        matcher = make_matcher(broker)
+        closest = min(recorded, key=lambda r: _distance(matcher, failed, r))
+        lines.append(f"closest:  {describe(closest, scheme)}")
+        try:
+            matcher(failed, closest)
+        except AssertionError as difference:
+            lines.append(f"differs:  {difference}")
+    elif failed is not None:
+        lines.append("closest:  the cassette holds no requests")
+    return "\n".join(lines)
+
+
+def _distance(matcher: Any, a: Any, b: Any) -> int:
+    try:
+        matcher(a, b)
+    except AssertionError as difference:
+        text = str(difference)
+        return 0 if text.startswith("parameters") else (1 if "!=" in text and "/" in text else 2)
+    return 0
+
+
 def project_root_of(test_file: Path) -> Path:
     """The project a test file belongs to: the nearest parent with ``config/brokers``."""
     for parent in test_file.resolve().parents:
@@ -136,7 +173,18 @@ class BrokerContract:
                 f"{self.broker_name}'s scenario has no {name!r} call although the exchange has "
                 f"{method}: re-record with `scaffolder record {self.broker_name}`"
             )
-        return getattr(broker, name.replace("_unknown", ""))(**spec.get("kwargs", {}))
+        try:
+            return getattr(broker, name.replace("_unknown", ""))(**spec.get("kwargs", {}))
+        except Exception as exc:
+            unmatched = _unmatched_request(exc, self.broker_name)
+            if unmatched is None:
+                raise
+            pytest.fail(
+                f"{self.broker_name}.{name} sent a request that cassettes/{self.broker_name}/"
+                f"{name}.yaml does not hold.\n{unmatched}\nIf the request changed on purpose, "
+                f"re-record: `scaffolder record {self.broker_name}` (testnet keys in the environment)",
+                pytrace=False,
+            )
 
     # -- the contract ----------------------------------------------------------------------
     @pytest.mark.vcr

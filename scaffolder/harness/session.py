@@ -8,7 +8,9 @@ retry sleeps.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -76,11 +78,21 @@ def harness_vcr_config(
 
 
 def load_markets(root: Path, name: str) -> dict[str, Any] | None:
-    """The broker's markets snapshot, or None when it has none."""
+    """The broker's markets snapshot (a fresh copy), or None when it has none.
+
+    The file is parsed once per process and version of the file; each caller gets its own copy
+    because ccxt's ``set_markets`` keeps and extends what it is given.
+    """
     path = root / "cassettes" / name / "markets.json"
     if not path.exists():
         return None
-    markets: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    stat = path.stat()
+    return copy.deepcopy(_parsed_markets(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_markets(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    markets: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     return markets
 
 
@@ -103,7 +115,9 @@ def replay_config(root: Path, name: str, *, testnet: bool | None = None) -> Brok
     return dataclasses.replace(config, settings=settings)
 
 
-def broker_for_replay(root: Path, name: str, *, testnet: bool | None = None, **kwargs: Any) -> BaseBroker:
+def broker_for_replay(
+    root: Path, name: str, *, testnet: bool | None = None, **kwargs: Any
+) -> BaseBroker:
     """A broker of ``name`` built for replay: canary credentials, markets from the snapshot."""
     klass = broker_class(name)
     config = replay_config(root, name, testnet=testnet)
