@@ -5,15 +5,17 @@ Usage::
     python -m scaffolder.standin --port 8765 --api-key CANARY-API-KEY-0000 \
         --secret CANARY-SECRET-0000 [--fixed-clock 1700000000000] [--verbose]
 
-Prints the base URL and the ccxt ``urls['api']`` entries, then serves until Ctrl-C.
+Prints the base URL and the ccxt ``urls['api']`` entries, then serves until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import threading
 from collections.abc import Sequence
+from types import FrameType
 
 from scaffolder.standin.binance import CCXT_OPTIONS, BinanceStandIn
 
@@ -41,9 +43,16 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Start the stand-in and block until interrupted."""
+    """Start the stand-in and block until Ctrl-C (SIGINT) or SIGTERM."""
     args = _parse_args(argv)
+    # Background jobs of a non-interactive shell start with SIGINT ignored: re-enable it.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     fixed = args.fixed_clock
     standin = BinanceStandIn(
         args.api_key,
