@@ -19,12 +19,14 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 import yaml
 
 from brokers.config import env_references
-from scaffolder.harness.scrub import MASK
+from scaffolder.harness.scrub import MASK, base64_forms
 from scaffolder.harness.signed_requests import SCHEMES, scheme_for
 
 SIGNATURE_LIKE = re.compile(r"^(?:[0-9a-fA-F]{40,}|[A-Za-z0-9+/_-]{40,}={0,2})$")
 ALL_SECRET_HEADERS = frozenset().union(*(scheme_for(n).secret_headers for n in [None, *SCHEMES]))
 ALL_SECRET_PARAMS = frozenset().union(*(scheme_for(n).secret_params for n in [None, *SCHEMES]))
+#: Headers the scrubber keeps (scrubbed inside): base64 JSON payloads, checked field by field.
+ALL_PAYLOAD_HEADERS = frozenset().union(*(scheme_for(n).payload_headers for n in [None, *SCHEMES]))
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,7 @@ def credential_values(root: Path, env: Mapping[str, str] | None = None) -> dict[
 
 
 def _encodings(value: str) -> set[str]:
-    return {
-        value,
-        quote(value, safe=""),
-        quote_plus(value),
-        base64.b64encode(value.encode()).decode().rstrip("="),
-    }
+    return {value, quote(value, safe=""), quote_plus(value)} | base64_forms(value)
 
 
 def cassette_files(paths: Iterable[Path]) -> list[Path]:
@@ -108,15 +105,15 @@ def _audit_request(name: str, index: int, request: dict) -> list[Finding]:
     findings = []
     for header, values in (request.get("headers") or {}).items():
         value = values[0] if isinstance(values, list) and values else values
-        if header.lower() in ALL_SECRET_HEADERS and str(value) != MASK:
+        if header.lower() in ALL_PAYLOAD_HEADERS and str(value) != MASK:
+            findings.extend(_audit_payload(name, f"interaction {index} header {header}", value))
+        elif header.lower() in ALL_SECRET_HEADERS and str(value) != MASK:
             findings.append(
                 Finding(name, f"interaction {index} header {header}", "auth header not scrubbed")
             )
     query = parse_qsl(urlsplit(str(request.get("uri", ""))).query, keep_blank_values=True)
     body = request.get("body")
-    body_params = (
-        parse_qsl(body, keep_blank_values=True) if isinstance(body, str) and "=" in body else []
-    )
+    body_params = _body_params(body)
     for key, value in [*query, *body_params]:
         if key.lower() in ALL_SECRET_PARAMS and value != MASK:
             findings.append(
@@ -129,6 +126,34 @@ def _audit_request(name: str, index: int, request: dict) -> list[Finding]:
                 Finding(name, f"interaction {index} parameter {key}", "looks like a signature")
             )
     return findings
+
+
+def _body_params(body: object) -> list[tuple[str, str]]:
+    """A request body's top-level parameters: a JSON object's or a form's."""
+    if not isinstance(body, str):
+        return []
+    if body.lstrip().startswith("{"):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return []
+        return [(str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in document.items()]
+    return parse_qsl(body, keep_blank_values=True) if "=" in body else []
+
+
+def _audit_payload(name: str, where: str, value: object) -> list[Finding]:
+    """A base64 JSON payload header (Gemini): kept by the scrubber, its secret fields masked."""
+    try:
+        document = json.loads(base64.b64decode(str(value), validate=True))
+    except (ValueError, TypeError):
+        return [Finding(name, where, "payload header neither masked nor base64 JSON")]
+    if not isinstance(document, dict):
+        return [Finding(name, where, "payload header neither masked nor base64 JSON")]
+    return [
+        Finding(name, f"{where} field {key}", "secret parameter not scrubbed")
+        for key, field in document.items()
+        if key.lower() in ALL_SECRET_PARAMS and field != MASK
+    ]
 
 
 def audit(

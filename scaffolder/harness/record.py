@@ -230,6 +230,7 @@ def _install(scratch: Path, target: Path) -> list[str]:
 
 def replay_contract(root: Path, name: str) -> int:
     """Run the broker's generated tests offline (network blocked); returns pytest's exit code."""
+    root = root.resolve()  # the test path must not be relative to ``cwd=root`` as well
     test_file = root / "tests" / "brokers" / f"test_{name}.py"
     return subprocess.call(
         [

@@ -18,6 +18,26 @@ from scaffolder.harness.signed_requests import AuthScheme, scheme_for
 MASK = "SCRUBBED"
 #: Response headers that may carry session secrets.
 RESPONSE_SECRET_HEADERS = frozenset({"set-cookie", "x-mbx-apikey", "authorization"})
+#: Standard base64 alphabet -> URL-safe alphabet.
+URLSAFE = str.maketrans("+/", "-_")
+
+
+def base64_forms(value: str) -> set[str]:
+    """What of ``value``'s base64 encoding shows whatever bytes surround it in a larger blob.
+
+    Base64 turns 3 bytes into 4 characters, so a secret inside a longer encoded text (a JSON
+    payload, ``key:secret``) is spelled one of three ways depending on its offset modulo 3;
+    the characters at either end also carry bits of the neighbouring bytes. For each offset
+    this keeps the characters made of the secret's bits only, in the standard and the
+    URL-safe alphabet. A stand-alone encoding of ``value`` contains the offset-0 form.
+    """
+    data = value.encode()
+    forms: set[str] = set()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + data).decode()
+        core = encoded[-(-8 * shift // 6) : 8 * (shift + len(data)) // 6]
+        forms |= {core, core.translate(URLSAFE)}
+    return forms
 
 
 class Scrubber:
@@ -28,8 +48,7 @@ class Scrubber:
         values = {s for s in secrets if s and len(s) >= 6}
         variants: set[str] = set()
         for value in values:
-            variants |= {value, quote(value, safe=""), quote_plus(value)}
-            variants.add(base64.b64encode(value.encode()).decode().rstrip("="))
+            variants |= {value, quote(value, safe=""), quote_plus(value)} | base64_forms(value)
         self.secrets = sorted(variants, key=len, reverse=True)
 
     # -- values ----------------------------------------------------------------------------
@@ -108,6 +127,13 @@ class Scrubber:
         for name in list(headers):
             if name.lower() in RESPONSE_SECRET_HEADERS:
                 headers[name] = [MASK]
+            else:
+                values = headers[name]
+                headers[name] = (
+                    [self.mask_text(str(v)) for v in values]
+                    if isinstance(values, list)
+                    else self.mask_text(str(values))
+                )
         body = response.get("body") or {}
         content = body.get("string")
         if isinstance(content, bytes):

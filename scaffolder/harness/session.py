@@ -69,7 +69,10 @@ def harness_vcr_config(
         return scrubber.request(request)
 
     return {
-        "match_on": (matcher_name(broker),),
+        # vcrpy's own matchers first: they do not change what matches (the exchange matcher
+        # checks the same), but vcrpy only reports a "similar" recorded request, with the
+        # exchange matcher's description of what differs, when some matcher succeeded.
+        "match_on": ("method", "scheme", "host", "port", "path", matcher_name(broker)),
         "before_record_request": before_record_request,
         "before_record_response": scrubber.response,
         "decode_compressed_response": True,
