@@ -142,49 +142,58 @@ def record(
             report.calls.append(call)
             return result
 
-        for call, method, needed, kwargs in (
-            ("get_balance", "get_balance", "fetchBalance", {}),
-            ("get_ticker", "get_ticker", "fetchTicker", {"symbol": symbol}),
-            (
-                "get_ohlcv",
-                "get_ohlcv",
-                "fetchOHLCV",
-                {"symbol": symbol, "timeframe": _timeframe(broker), "limit": 5},
-            ),
-        ):
-            if broker.has(needed):
-                result = run(call, method, kwargs)
-                if call == "get_ticker":
-                    last = result["last"]
-        if broker.has("createOrder"):
-            price, amount = _safe_limit(broker, symbol, last)
-            order = run(
-                "create_order",
-                "create_order",
-                {
-                    "symbol": symbol,
-                    "order_type": "limit",
-                    "side": "buy",
-                    "amount": amount,
-                    "price": price,
-                    "client_order_id": new_client_order_id("rec"),
-                },
-            )
-            order_ref = {"order_id": order["id"], "symbol": symbol}
+        open_order: dict[str, Any] | None = None
+        try:
+            for call, method, needed, kwargs in (
+                ("get_balance", "get_balance", "fetchBalance", {}),
+                ("get_ticker", "get_ticker", "fetchTicker", {"symbol": symbol}),
+                (
+                    "get_ohlcv",
+                    "get_ohlcv",
+                    "fetchOHLCV",
+                    {"symbol": symbol, "timeframe": _timeframe(broker), "limit": 5},
+                ),
+            ):
+                if broker.has(needed):
+                    result = run(call, method, kwargs)
+                    if call == "get_ticker":
+                        last = result["last"]
+            if broker.has("createOrder"):
+                price, amount = _safe_limit(broker, symbol, last)
+                order = run(
+                    "create_order",
+                    "create_order",
+                    {
+                        "symbol": symbol,
+                        "order_type": "limit",
+                        "side": "buy",
+                        "amount": amount,
+                        "price": price,
+                        "client_order_id": new_client_order_id("rec"),
+                    },
+                )
+                order_ref = {"order_id": order["id"], "symbol": symbol}
+                open_order = order_ref
+                if broker.has("fetchOrder"):
+                    run("get_order", "get_order", order_ref)
+                if broker.has("fetchOpenOrders"):
+                    run("get_open_orders", "get_open_orders", {"symbol": symbol})
+                if broker.has("cancelOrder"):
+                    run("cancel_order", "cancel_order", order_ref)
+                    open_order = None
+            run("get_positions", "get_positions", {})
+            unknown = {"order_id": UNKNOWN_ORDER_ID, "symbol": symbol}
             if broker.has("fetchOrder"):
-                run("get_order", "get_order", order_ref)
-            if broker.has("fetchOpenOrders"):
-                run("get_open_orders", "get_open_orders", {"symbol": symbol})
+                run("get_order_unknown", "get_order", unknown, expect=OrderNotFoundError)
             if broker.has("cancelOrder"):
-                run("cancel_order", "cancel_order", order_ref)
-        run("get_positions", "get_positions", {})
-        unknown = {"order_id": UNKNOWN_ORDER_ID, "symbol": symbol}
-        if broker.has("fetchOrder"):
-            run("get_order_unknown", "get_order", unknown, expect=OrderNotFoundError)
-        if broker.has("cancelOrder"):
-            run("cancel_order_unknown", "cancel_order", unknown, expect=OrderNotFoundError)
-        markets = {s: broker.exchange.markets[s] for s in pairs}
-        broker.disconnect()
+                run("cancel_order_unknown", "cancel_order", unknown, expect=OrderNotFoundError)
+            markets = {s: broker.exchange.markets[s] for s in pairs}
+        except BaseException:
+            if open_order is not None:
+                _cancel_quietly(broker, open_order, progress)
+            raise
+        finally:
+            broker.disconnect()
         write_text_atomic(
             scratch / "markets.json", json.dumps(markets, indent=1, sort_keys=True) + "\n"
         )
@@ -202,6 +211,15 @@ def record(
         progress("replaying the contract from the new cassettes")
         report.replay_exit_code = replay_contract(root, name)
     return report
+
+
+def _cancel_quietly(broker: Any, order_ref: dict[str, Any], progress: Progress) -> None:
+    """Cancel the recording's order after a failure (not recorded); say so if that fails too."""
+    try:
+        broker.cancel_order(**order_ref)
+        progress(f"cancelled order {order_ref['order_id']} after the failure")
+    except BrokerError as exc:
+        progress(f"could NOT cancel order {order_ref['order_id']} ({exc}); cancel it by hand")
 
 
 def _timeframe(broker: Any) -> str:

@@ -323,3 +323,32 @@ def test_scaffolder_record_via_the_standin_from_a_project_directory(tmp_path):
     assert "[binance] replaying the contract from the new cassettes" in run.stderr
     assert sorted(p.name for p in (root / "cassettes" / "binance").iterdir()) == FILES
     assert API_KEY not in run.stdout + run.stderr
+
+
+def test_a_failure_after_the_order_is_placed_still_cancels_it(tmp_path, monkeypatch):
+    """The recording promises one order, cancelled: a failing later call must not leave it open."""
+    import shutil
+
+    from brokers.ccxt_broker import CcxtBroker
+    from scaffolder.errors import ScaffolderError
+    from scaffolder.harness.record import record
+    from scaffolder.standin import BinanceStandIn
+
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "config" / "brokers").mkdir(parents=True)
+    shutil.copy(root / "config" / "brokers" / "binance.json", tmp_path / "config" / "brokers")
+    monkeypatch.setenv("BINANCE_API_KEY", "CANARY-API-KEY-0000")
+    monkeypatch.setenv("BINANCE_API_SECRET", "CANARY-SECRET-0000")
+
+    import ccxt
+
+    def broken(self, *args, **kwargs):
+        raise ccxt.ExchangeError("open orders endpoint down")
+
+    monkeypatch.setattr(CcxtBroker, "get_open_orders", broken)
+    with BinanceStandIn("CANARY-API-KEY-0000", "CANARY-SECRET-0000") as standin:
+        with pytest.raises((ScaffolderError, ccxt.ExchangeError)):
+            record("binance", tmp_path, via=standin.url, replay=False)
+        assert standin.orders_created == 1
+        assert [o["status"] for o in standin.orders()] == ["CANCELED"]
+    assert not list((tmp_path / "cassettes").glob("binance/*.yaml"))
