@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -48,11 +48,20 @@ def scratch_dir(near: Path, prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def install_tree(source: Path, root: Path, backup: Path, *, replace: bool) -> list[Path]:
+def install_tree(
+    source: Path,
+    root: Path,
+    backup: Path,
+    *,
+    replace: bool,
+    then: Callable[[], object] | None = None,
+) -> list[Path]:
     """Move every file under ``source`` to the same relative place under ``root``, all or nothing.
 
-    Existing files are moved to ``backup`` first (only allowed with ``replace``); if any move
-    fails, what was moved is taken back and the backups restored. Returns the installed paths.
+    Existing files are moved to ``backup`` first (only allowed with ``replace``); ``then`` runs
+    once every file is in place (e.g. the wiring). If a move or ``then`` fails, what was moved
+    is taken back, the directories made for it are removed and the backups restored. Returns
+    the installed paths.
     """
     files = sorted(p for p in source.rglob("*") if p.is_file())
     targets = [root / f.relative_to(source) for f in files]
@@ -61,6 +70,7 @@ def install_tree(source: Path, root: Path, backup: Path, *, replace: bool) -> li
         raise FileExistsError(existing[0])
     moved: list[tuple[Path, Path]] = []
     saved: list[tuple[Path, Path]] = []
+    made: list[Path] = []
     try:
         for target in existing:
             keep = backup / target.relative_to(root)
@@ -68,13 +78,29 @@ def install_tree(source: Path, root: Path, backup: Path, *, replace: bool) -> li
             os.replace(target, keep)
             saved.append((keep, target))
         for file, target in zip(files, targets, strict=True):
-            target.parent.mkdir(parents=True, exist_ok=True)
+            made.extend(_make_dirs(target.parent))
             os.replace(file, target)
             moved.append((file, target))
+        if then is not None:
+            then()
     except BaseException:
         for file, target in reversed(moved):
             os.replace(target, file)
         for keep, target in reversed(saved):
             os.replace(keep, target)
+        for directory in reversed(made):
+            with suppress(OSError):
+                directory.rmdir()
         raise
     return targets
+
+
+def _make_dirs(directory: Path) -> list[Path]:
+    """Create ``directory`` and its missing parents; return those created, outermost first."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+    return missing[::-1]

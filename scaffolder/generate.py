@@ -1,9 +1,10 @@
 """``scaffolder new``: render the copier template for one broker, all or nothing.
 
 The template is rendered by copier into a scratch directory inside the project, checked (the
-config validates against the schema, every Python file compiles), and only then moved into
-place; the wiring is regenerated from disk afterwards. A bad name is refused before anything is
-rendered, and an existing broker is replaced only with ``force``.
+config passes ``scaffolder validate``: the schema and ccxt's metadata; every Python file
+compiles), and only then moved into place; the wiring is regenerated from disk in the same
+step, so a failure anywhere leaves the project as it was. A bad name is refused before anything
+is rendered, and an existing broker is replaced only with ``force``.
 """
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ import py_compile
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from brokers.config import read_document, schema_problems
+from brokers.config import read_document
 from scaffolder import ccxt_metadata
 from scaffolder.errors import ScaffolderError, UsageError
-from scaffolder.fs import install_tree, scratch_dir, write_text_atomic
-from scaffolder.wiring import rewire
+from scaffolder.fs import install_tree, scratch_dir, write_bytes_atomic, write_text_atomic
+from scaffolder.validate import check_file
+from scaffolder.wiring import rewire, wiring_paths
 
 TEMPLATE_RELPATH = Path("templates") / "broker"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -67,14 +70,12 @@ def check_name(name: str) -> None:
         raise UsageError(f"the broker name is empty: {allowed}")
     if "/" in name or "\\" in name or name.startswith("."):
         raise UsageError(f"{name!r} is a path, not a name: {allowed}")
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise UsageError(f"{name!r} is not a valid broker name: {allowed}")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        raise UsageError(
-            f"{name!r} is a Python keyword and cannot name a package: choose another name"
-        )
+        raise UsageError(f"{name!r} is a Python keyword and cannot name a package; {allowed}")
     if name in RESERVED_NAMES:
-        raise UsageError(f"{name!r} is a module of the brokers runtime: choose another name")
+        raise UsageError(f"{name!r} is a module of the brokers runtime; {allowed}")
 
 
 def broker_paths(root: Path, name: str) -> list[Path]:
@@ -138,22 +139,21 @@ def template_version(root: Path) -> str | None:
             check=True,
         ).stdout.strip()
         prefix = template.resolve().relative_to(Path(top).resolve()).as_posix()
-        index = Path(top) / ".git" / "scaffolder-index"
-        env = {**os.environ, "GIT_INDEX_FILE": str(index)}
-        subprocess.run(
-            ["git", "-C", top, "read-tree", "--empty"], env=env, check=True, capture_output=True
-        )
-        subprocess.run(
-            ["git", "-C", top, "add", "--", prefix], env=env, check=True, capture_output=True
-        )
-        tree = subprocess.run(
-            ["git", "-C", top, "write-tree", f"--prefix={prefix}/"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        index.unlink(missing_ok=True)
+        with tempfile.TemporaryDirectory(prefix="scaffolder-index-") as scratch:
+            env = {**os.environ, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+            subprocess.run(
+                ["git", "-C", top, "read-tree", "--empty"], env=env, check=True, capture_output=True
+            )
+            subprocess.run(
+                ["git", "-C", top, "add", "--", prefix], env=env, check=True, capture_output=True
+            )
+            tree = subprocess.run(
+                ["git", "-C", top, "write-tree", f"--prefix={prefix}/"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
         return tree or None
     except (OSError, ValueError, subprocess.CalledProcessError):
         return None
@@ -198,18 +198,38 @@ def generate(
             raise UsageError(f"the template refused the answers: {exc}") from exc
         _check_rendered(out, name)
         _finish_answers(out / "brokers" / name / ".copier-answers.yml", template_version(root))
+        wiring = {p: p.read_bytes() if p.exists() else None for p in wiring_paths(root)}
+        rewired: list[Path] = []
         try:
-            files = install_tree(out, root, scratch / "backup", replace=force)
-        except FileExistsError as exc:
-            raise UsageError(f"{exc.args[0]} exists already; pass --force to replace it") from exc
-    return Generated(name, files, rewire(root))
+            files = install_tree(
+                out,
+                root,
+                scratch / "backup",
+                replace=force,
+                then=lambda: rewired.extend(rewire(root)),
+            )
+        except BaseException as exc:
+            _restore(wiring)
+            if isinstance(exc, FileExistsError):
+                raise UsageError(
+                    f"{exc.args[0]} exists already; pass --force to replace it"
+                ) from exc
+            raise
+    return Generated(name, files, rewired)
+
+
+def _restore(contents: dict[Path, bytes | None]) -> None:
+    """Put files back as they were (``None``: the file did not exist)."""
+    for path, data in contents.items():
+        if data is None:
+            path.unlink(missing_ok=True)
+        elif not path.exists() or path.read_bytes() != data:
+            write_bytes_atomic(path, data)
 
 
 def _check_rendered(out: Path, name: str) -> None:
-    """Refuse a render whose config is invalid or whose Python does not compile."""
-    config = out / "config" / "brokers" / f"{name}.json"
-    text, document = read_document(config)
-    problems = schema_problems(document, text)
+    """Refuse a render whose config ``scaffolder validate`` rejects or whose Python is invalid."""
+    problems = check_file(out / "config" / "brokers" / f"{name}.json").problems
     if problems:
         first = problems[0]
         raise UsageError(f"the generated config is invalid at {first.pointer}: {first.message}")

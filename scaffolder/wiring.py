@@ -57,12 +57,18 @@ def env_example_source(root: Path) -> str:
     return "".join(out)
 
 
+def wiring_paths(root: Path) -> list[Path]:
+    """The files :func:`rewire` writes."""
+    return [root / "brokers" / "registered.py", root / ".env.example"]
+
+
 def rewire(root: Path) -> list[Path]:
     """Regenerate the wiring files; returns the ones whose content changed."""
     changed = []
+    registered, env_example = wiring_paths(root)
     for path, text in (
-        (root / "brokers" / "registered.py", registered_source(root)),
-        (root / ".env.example", env_example_source(root)),
+        (registered, registered_source(root)),
+        (env_example, env_example_source(root)),
     ):
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             write_text_atomic(path, text)

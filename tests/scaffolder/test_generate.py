@@ -1,0 +1,539 @@
+"""``scaffolder new`` / ``remove``: what is written, what is refused, and that it is all or nothing.
+
+Every test works in a throwaway project (the template, the schema and a copy of the runtime);
+code that imports a generated broker runs in a fresh interpreter whose ``brokers`` package is
+the throwaway project's, never this repository's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import scaffolder.fs
+from brokers.config import read_document, schema_problems
+from scaffolder.cli import main
+from scaffolder.errors import ScaffolderError, UsageError
+from scaffolder.generate import check_name, generate
+from scaffolder.inventory import inventory
+from scaffolder.wiring import rewire
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The runtime modules a generated broker imports (the wiring file is the project's own).
+RUNTIME_MODULES = sorted(p for p in (ROOT / "brokers").glob("*.py") if p.name != "registered.py")
+ALLOWED = "lowercase letters, digits and _"
+
+#: Run first in every subprocess: proves ``brokers`` is the project's copy, not this repository's.
+PRELUDE = """\
+import pathlib
+import brokers
+here = pathlib.Path.cwd().resolve() / "brokers"
+assert pathlib.Path(brokers.__file__).resolve().parent == here, brokers.__file__
+"""
+
+
+def make_project(path: Path) -> Path:
+    """A throwaway project: template, schema, runtime modules, the wiring file, config/brokers/."""
+    shutil.copytree(
+        ROOT / "templates", path / "templates", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(ROOT / "schemas", path / "schemas")
+    (path / "brokers").mkdir()
+    for module in RUNTIME_MODULES:
+        shutil.copy2(module, path / "brokers" / module.name)
+    shutil.copy2(ROOT / "brokers" / "registered.py", path / "brokers" / "registered.py")
+    (path / "config" / "brokers").mkdir(parents=True)
+    return path
+
+
+def listing(root: Path) -> dict[str, bytes | None]:
+    """Every file under ``root`` with its bytes, and every directory (as None)."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes() if p.is_file() else None
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def canary_env(project: Path) -> dict[str, str]:
+    """A canary value for every variable ``.env.example`` lists."""
+    names = [
+        line.partition("=")[0]
+        for line in (project / ".env.example").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    return {name: f"CANARY-{name}" for name in names}
+
+
+def run_python(project: Path, code: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``code`` in a fresh interpreter inside ``project``; return its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-c", PRELUDE + code, *args],
+        cwd=project,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(project),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **(env or {}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def git(project: Path, *args: str) -> str:
+    """Run git in ``project`` with a throwaway identity; return its stdout."""
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    return subprocess.run(
+        ["git", *identity, "-c", "commit.gpgsign=false", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def answers_of(project: Path, name: str) -> dict:
+    return yaml.safe_load((project / "brokers" / name / ".copier-answers.yml").read_text())
+
+
+def registered(project: Path) -> dict[str, str]:
+    namespace: dict = {}
+    exec((project / "brokers" / "registered.py").read_text(encoding="utf-8"), namespace)
+    return namespace["BROKERS"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "project")
+
+
+@pytest.fixture
+def cli(project: Path, monkeypatch: pytest.MonkeyPatch):
+    """``cli(*args, input=...)``: the ``scaffolder`` command run from the project's root."""
+    monkeypatch.chdir(project)
+
+    def run(*args: str, input: str | None = None):
+        return CliRunner().invoke(main, list(args), input=input)
+
+    return run
+
+
+# -- names ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["../x", "class", "Bin-ance", "", "base", "a/b", "match"])
+def test_bad_names_are_refused_with_exit_code_2_and_nothing_is_written(project, cli, name):
+    before = listing(project)
+    result = cli("new", name, "--defaults")
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # one line, not a traceback
+    assert result.output.startswith("error: ") and ALLOWED in result.output
+    assert listing(project) == before
+
+
+def test_a_name_with_a_trailing_newline_is_refused():
+    with pytest.raises(UsageError, match=ALLOWED):
+        check_name("kraken\n")
+
+
+# -- what a broker is made of -----------------------------------------------------------------
+
+
+def test_new_kraken_writes_package_config_tests_cassettes_and_wiring(project, cli):
+    result = cli("new", "kraken", "--defaults", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert sorted(report["files"]) == [
+        "brokers/kraken/.copier-answers.yml",
+        "brokers/kraken/__init__.py",
+        "brokers/kraken/broker.py",
+        "cassettes/kraken/.gitkeep",
+        "config/brokers/kraken.json",
+        "tests/brokers/test_kraken.py",
+    ]
+    assert sorted(report["rewired"]) == [".env.example", "brokers/registered.py"]
+    assert (project / "cassettes" / "kraken").is_dir()
+
+    answers = answers_of(project, "kraken")
+    assert answers["_src_path"] == "templates/broker"
+    assert answers["integration"] == "ccxt"
+    assert answers.get("testnet", False) is False  # ccxt has no sandbox for kraken
+
+    text, document = read_document(project / "config" / "brokers" / "kraken.json")
+    assert schema_problems(document, text) == []
+    assert document["settings"]["testnet"] is False
+    assert document["api_credentials"] == {
+        "api_key": "${KRAKEN_API_KEY}",
+        "api_secret": "${KRAKEN_API_SECRET}",
+    }
+
+    assert registered(project) == {"kraken": "brokers.kraken.broker:KrakenBroker"}
+    env_lines = (project / ".env.example").read_text().splitlines()
+    assert "KRAKEN_API_KEY=" in env_lines and "KRAKEN_API_SECRET=" in env_lines
+
+
+def test_ccxt_metadata_decides_credentials_and_sandbox(project):
+    expected = {
+        "kraken": (["api_key", "api_secret"], False),
+        "okx": (["api_key", "api_secret", "passphrase"], True),
+        "binance": (["api_key", "api_secret"], True),
+    }
+    for name in expected:
+        generate(name, project)
+    for name, (credentials, testnet) in expected.items():
+        document = json.loads((project / "config" / "brokers" / f"{name}.json").read_text())
+        assert sorted(document["api_credentials"]) == credentials
+        assert document["settings"]["testnet"] is testnet
+        assert answers_of(project, name).get("testnet", False) is testnet
+    assert "OKX_PASSPHRASE=" in (project / ".env.example").read_text().splitlines()
+
+    # The bot's view: the factory builds each broker from its config and the environment.
+    checks = json.loads(
+        run_python(
+            project,
+            """
+import json, sys
+from brokers import create_broker
+from brokers.config import CCXT_CREDENTIALS
+out = {}
+for name in json.loads(sys.argv[1]):
+    broker = create_broker(name, f"config/brokers/{name}.json")
+    exchange = broker.exchange
+    out[name] = {
+        "class": type(broker).__module__ + ":" + type(broker).__name__,
+        "sandbox": bool(exchange.isSandboxModeEnabled),
+        "credentials": {k: getattr(exchange, CCXT_CREDENTIALS[k]) for k in broker.config.credentials},
+    }
+print(json.dumps(out))
+""",
+            json.dumps(list(expected)),
+            env=canary_env(project),
+        )
+    )
+    for name, (credentials, testnet) in expected.items():
+        assert checks[name]["class"] == registered(project)[name]
+        assert checks[name]["sandbox"] is testnet
+        assert checks[name]["credentials"] == {
+            c: f"CANARY-{name.upper()}_{c.upper()}" for c in credentials
+        }
+
+
+@pytest.mark.parametrize("data", [{"integration": "rest"}, {}], ids=["explicit", "default"])
+def test_a_name_ccxt_lacks_becomes_a_signed_rest_broker(project, data):
+    data = {
+        **data,
+        "base_url": "https://api.myexchange.io",
+        "testnet_url": "https://testnet.myexchange.io/",
+    }
+    generate("myexchange", project, data=data)
+    assert answers_of(project, "myexchange")["integration"] == "rest"
+    document = json.loads((project / "config" / "brokers" / "myexchange.json").read_text())
+    assert document["integration"] == "rest" and document["settings"]["testnet"] is True
+    out = run_python(
+        project,
+        """
+from brokers import create_broker
+from brokers.myexchange.broker import MyexchangeBroker
+from brokers.rest_broker import RestBroker
+assert issubclass(MyexchangeBroker, RestBroker)
+broker = create_broker("myexchange", "config/brokers/myexchange.json")
+assert type(broker) is MyexchangeBroker
+print(MyexchangeBroker.base_url, MyexchangeBroker.testnet_url, broker.url)
+""",
+        env=canary_env(project),
+    )
+    assert out.split() == [
+        "https://api.myexchange.io",
+        "https://testnet.myexchange.io/",
+        "https://testnet.myexchange.io",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "says"),
+    [
+        (
+            "binanse",
+            {"integration": "ccxt"},
+            "ccxt has no exchange 'binanse' (did you mean binance",
+        ),
+        ("kraken", {"testnet": True}, "kraken has no sandbox"),
+        ("okx", {"credentials": ["api_key", "api_secret"]}, "okx requires passphrase"),
+    ],
+    ids=["unknown-exchange", "testnet-without-sandbox", "missing-credential"],
+)
+def test_answers_that_scaffolder_validate_rejects_are_refused(project, name, data, says):
+    before = listing(project)
+    with pytest.raises(UsageError, match="the generated config is invalid") as refused:
+        generate(name, project, data=data)
+    assert says in str(refused.value)
+    assert listing(project) == before
+
+
+# -- existing brokers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "piece",
+    [
+        None,
+        "brokers/kraken/broker.py",
+        "config/brokers/kraken.json",
+        "tests/brokers/test_kraken.py",
+        "cassettes/kraken/.gitkeep",
+        "brokers/kraken/extra.py",
+    ],
+    ids=["generated", "package", "config", "tests", "cassettes", "package-directory"],
+)
+def test_an_existing_broker_is_refused_without_force_and_left_byte_identical(project, cli, piece):
+    if piece is None:  # a generated broker, its config edited by hand since
+        generate("kraken", project)
+        piece = "config/brokers/kraken.json"
+    (project / piece).parent.mkdir(parents=True, exist_ok=True)
+    (project / piece).write_text("# hand-written\n")
+    before = listing(project)
+    result = cli("new", "kraken", "--defaults")
+    assert result.exit_code == 2
+    assert "exists already" in result.output and "--force" in result.output
+    assert listing(project) == before
+
+
+def test_force_restores_a_hand_edited_broker_and_keeps_its_recordings(project, cli):
+    generate("kraken", project)
+    generated = listing(project)
+    config = project / "config" / "brokers" / "kraken.json"
+    config.write_text(config.read_text().replace('"timeout": 10000', '"timeout": 20000'))
+    (project / "brokers" / "kraken" / "broker.py").write_text("# hand-edited\n")
+    recording = project / "cassettes" / "kraken" / "get_ticker.yaml"
+    recording.write_text("interactions: []\n")
+
+    result = cli("new", "kraken", "--defaults", "--force")
+    assert result.exit_code == 0, result.output
+    assert listing(project) == {
+        **generated,
+        "cassettes/kraken/get_ticker.yaml": recording.read_bytes(),
+    }
+
+
+def test_recordings_made_before_the_broker_are_kept_and_give_the_default_pairs(project):
+    cassettes = project / "cassettes" / "kraken"
+    cassettes.mkdir(parents=True)
+    (cassettes / "markets.json").write_text(
+        json.dumps({"ETH/USD": {"symbol": "ETH/USD"}, "BTC/USD": {"symbol": "BTC/USD"}})
+    )
+    (cassettes / "get_ticker.yaml").write_text("interactions: []\n")
+    recorded = listing(cassettes)
+    generate("kraken", project)
+    assert {k: v for k, v in listing(cassettes).items() if k != ".gitkeep"} == recorded
+    document = json.loads((project / "config" / "brokers" / "kraken.json").read_text())
+    assert document["supported_pairs"] == ["BTC/USD", "ETH/USD"]
+
+
+# -- wiring ---------------------------------------------------------------------------------------
+
+
+def test_rewiring_twice_changes_nothing(project):
+    generate("kraken", project)
+    generate("okx", project)
+    assert list(registered(project)) == ["kraken", "okx"]
+    before = listing(project)
+    assert rewire(project) == []
+    assert listing(project) == before
+
+
+def test_the_wiring_does_not_depend_on_the_order_brokers_were_added(tmp_path):
+    one, two = make_project(tmp_path / "one"), make_project(tmp_path / "two")
+    for name in ("okx", "kraken", "binance"):
+        generate(name, one)
+    for name in ("binance", "kraken", "okx"):
+        generate(name, two)
+    for wiring in ("brokers/registered.py", ".env.example"):
+        assert (one / wiring).read_bytes() == (two / wiring).read_bytes()
+    assert list(registered(one)) == ["binance", "kraken", "okx"]
+
+
+def test_rewiring_resolves_a_merge_conflict_in_the_wiring(project):
+    generate("kraken", project)
+    generate("okx", project)
+    clean = {p: (project / p).read_bytes() for p in ("brokers/registered.py", ".env.example")}
+    for path in clean:
+        (project / path).write_text("<<<<<<< ours\n=======\n>>>>>>> theirs\n")
+    assert len(rewire(project)) == 2
+    assert {p: (project / p).read_bytes() for p in clean} == clean
+
+
+# -- all or nothing ----------------------------------------------------------------------------
+
+
+class FailingMoves:
+    """``os`` as scaffolder.fs sees it, except that the n-th move into the project fails once.
+
+    Moves into the scratch directory (rendering, backups, rollbacks) are not counted.
+    """
+
+    def __init__(self, fail_at: int) -> None:
+        self.fail_at = fail_at
+        self.count = 0
+
+    def __getattr__(self, name: str):
+        return getattr(os, name)
+
+    def replace(self, src, dst) -> None:
+        if ".scaffolder-" not in str(dst):
+            self.count += 1
+            if self.count == self.fail_at:
+                raise OSError(28, "No space left on device (simulated)")
+        os.replace(src, dst)
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["new", "force"])
+@pytest.mark.parametrize("when", ["first-file", "middle-file", "last-file", "registry", "env"])
+def test_a_failed_move_leaves_the_project_as_it_was(project, tmp_path, monkeypatch, force, when):
+    files = len(generate("kraken", make_project(tmp_path / "reference")).files)
+    fail_at = {
+        "first-file": 1,
+        "middle-file": files // 2,
+        "last-file": files,
+        "registry": files + 1,
+        "env": files + 2,
+    }[when]
+    if force:  # a hand-edited broker whose wiring the replacement changes
+        generate("kraken", project)
+        (project / "brokers" / "kraken" / "broker.py").write_text("class HandMadeBroker:\n")
+        config = project / "config" / "brokers" / "kraken.json"
+        config.write_text(
+            config.read_text().replace('"api_key"', '"uid": "${KRAKEN_UID}", "api_key"')
+        )
+        rewire(project)
+    before = listing(project)
+
+    failing = FailingMoves(fail_at)
+    monkeypatch.setattr(scaffolder.fs, "os", failing)
+    with pytest.raises(OSError, match="simulated"):
+        generate("kraken", project, force=force)
+    assert failing.count >= fail_at
+    monkeypatch.undo()
+
+    assert listing(project) == before
+    assert not list(project.glob(".scaffolder-*"))
+    generate("kraken", project, force=force)  # and nothing left behind blocks a retry
+
+
+def test_a_template_rendering_invalid_python_writes_nothing(project):
+    template = project / "templates" / "broker" / "template" / "brokers" / "{{ name }}"
+    with (template / "broker.py.jinja").open("a") as handle:
+        handle.write("\n    def broken(:\n")
+    before = listing(project)
+    with pytest.raises(ScaffolderError, match=r"invalid Python in broker\.py"):
+        generate("kraken", project)
+    assert listing(project) == before
+
+
+def test_an_interrupt_while_rendering_writes_nothing(project, cli, monkeypatch):
+    import copier
+
+    render = copier.run_copy
+
+    def render_then_interrupt(*args, **kwargs):
+        render(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(copier, "run_copy", render_then_interrupt)
+    before = listing(project)
+    result = cli("new", "kraken", "--defaults")
+    assert result.exit_code == 130
+    assert "interrupted" in result.output
+    assert listing(project) == before
+
+
+# -- git ----------------------------------------------------------------------------------------
+
+
+def test_outside_git_the_template_version_is_left_out(project):
+    probe = subprocess.run(["git", "rev-parse"], cwd=project, capture_output=True)
+    assert probe.returncode != 0, "the temporary project must not be inside a git repository"
+    generate("kraken", project)
+    assert "_commit" not in answers_of(project, "kraken")
+    assert [row.template for row in inventory(project)] == ["untracked"]
+
+
+def test_inside_a_dirty_git_repository_the_template_tree_is_recorded(project):
+    (project / "NOTES.md").write_text("first\n")
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "init")
+    (project / "NOTES.md").write_text("changed, not committed\n")
+    (project / "staged.txt").write_text("staged\n")
+    git(project, "add", "staged.txt")
+    (project / "untracked.txt").write_text("untracked\n")
+    staged = git(project, "diff", "--cached", "--name-only")
+
+    generate("kraken", project)
+
+    assert answers_of(project, "kraken")["_commit"] == git(
+        project, "rev-parse", "HEAD:templates/broker"
+    )
+    assert git(project, "diff", "--cached", "--name-only") == staged  # the index is untouched
+    assert not [p for p in (project / ".git").iterdir() if "scaffolder" in p.name]
+
+
+def test_inside_a_git_worktree_the_template_tree_is_recorded(project, tmp_path):
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "init")
+    worktree = tmp_path / "worktree"
+    git(project, "worktree", "add", "-q", str(worktree))
+    generate("kraken", worktree)
+    assert answers_of(worktree, "kraken")["_commit"] == git(
+        worktree, "rev-parse", "HEAD:templates/broker"
+    )
+
+
+# -- remove ---------------------------------------------------------------------------------------
+
+
+def test_remove_yes_undoes_new(project, cli):
+    generate("okx", project)
+    before = listing(project)
+    generate("kraken", project)
+    (project / "cassettes" / "kraken" / "get_ticker.yaml").write_text("interactions: []\n")
+
+    result = cli("remove", "kraken", "--yes")
+    assert result.exit_code == 0, result.output
+    assert sorted(result.output.split()) == sorted(
+        [
+            *["removed"] * 4,
+            "brokers/kraken",
+            "cassettes/kraken",
+            "config/brokers/kraken.json",
+            "tests/brokers/test_kraken.py",
+        ]
+    )
+    assert listing(project) == before
+
+
+def test_remove_asks_first_and_no_keeps_everything(project, cli):
+    generate("kraken", project)
+    before = listing(project)
+    result = cli("remove", "kraken", input="n\n")
+    assert result.exit_code == 1
+    assert "config/brokers/kraken.json" in result.output and "Aborted" in result.output
+    assert listing(project) == before
+
+
+def test_removing_a_broker_that_is_not_there_is_a_usage_error(project, cli):
+    before = listing(project)
+    result = cli("remove", "kraken", "--yes")
+    assert result.exit_code == 2 and "no broker 'kraken'" in result.output
+    assert listing(project) == before
