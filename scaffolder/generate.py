@@ -198,24 +198,31 @@ def generate(
             raise UsageError(f"the template refused the answers: {exc}") from exc
         _check_rendered(out, name)
         _finish_answers(out / "brokers" / name / ".copier-answers.yml", template_version(root))
-        wiring = {p: p.read_bytes() if p.exists() else None for p in wiring_paths(root)}
-        rewired: list[Path] = []
         try:
-            files = install_tree(
-                out,
-                root,
-                scratch / "backup",
-                replace=force,
-                then=lambda: rewired.extend(rewire(root)),
-            )
-        except BaseException as exc:
-            _restore(wiring)
-            if isinstance(exc, FileExistsError):
-                raise UsageError(
-                    f"{exc.args[0]} exists already; pass --force to replace it"
-                ) from exc
-            raise
+            files, rewired = install_and_rewire(out, root, scratch / "backup", replace=force)
+        except FileExistsError as exc:
+            raise UsageError(f"{exc.args[0]} exists already; pass --force to replace it") from exc
     return Generated(name, files, rewired)
+
+
+def install_and_rewire(
+    source: Path, root: Path, backup: Path, *, replace: bool
+) -> tuple[list[Path], list[Path]]:
+    """Install ``source`` into ``root`` and regenerate the wiring as one all-or-nothing step.
+
+    Returns (installed files, rewired files). On any failure the files and the wiring files
+    are exactly as before.
+    """
+    wiring = {p: p.read_bytes() if p.exists() else None for p in wiring_paths(root)}
+    rewired: list[Path] = []
+    try:
+        files = install_tree(
+            source, root, backup, replace=replace, then=lambda: rewired.extend(rewire(root))
+        )
+    except BaseException:
+        _restore(wiring)
+        raise
+    return files, rewired
 
 
 def _restore(contents: dict[Path, bytes | None]) -> None:

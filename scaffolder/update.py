@@ -21,15 +21,15 @@ from typing import Any
 import yaml
 
 from scaffolder.errors import ScaffolderError, UsageError
-from scaffolder.fs import install_tree, scratch_dir, write_text_atomic
+from scaffolder.fs import scratch_dir, write_text_atomic
 from scaffolder.generate import (
     TEMPLATE_RELPATH,
     broker_paths,
     check_name,
+    install_and_rewire,
     template_meta,
     template_version,
 )
-from scaffolder.wiring import rewire
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 
@@ -172,6 +172,5 @@ def update(name: str, root: Path, *, quiet: bool = True) -> UpdateReport:
                 report.changed.append(relative.as_posix())
             if CONFLICT_MARKER in file.read_text(encoding="utf-8", errors="replace"):
                 report.conflicts.append(relative.as_posix())
-        install_tree(project, root, scratch / "backup", replace=True)
-    rewire(root)
+        install_and_rewire(project, root, scratch / "backup", replace=True)
     return report
