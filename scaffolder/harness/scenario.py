@@ -66,6 +66,9 @@ def scenario_from_import(broker: str, out_dir: Path) -> dict[str, Any]:
             shutil.copyfile(out_dir / "ccxt" / case["cassette"], out_dir / f"{call}.yaml")
             scenario["calls"][call] = {"kwargs": kwargs, "case": case["cassette"]}
             break
+    for call, _ in CALLS:
+        if call not in scenario["calls"]:
+            (out_dir / f"{call}.yaml").unlink(missing_ok=True)
     symbols = [
         c["kwargs"]["symbol"] for c in scenario["calls"].values() if c["kwargs"].get("symbol")
     ]
