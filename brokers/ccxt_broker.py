@@ -10,6 +10,7 @@ says only how its exchange differs: ``exchange_id``, ``ccxt_options``, ``capabil
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -122,6 +123,7 @@ class CcxtBroker(BaseBroker):
                 )
             exchange.set_sandbox_mode(True)
         self._apply_url_overrides(exchange)
+        _guard_fetch(exchange, ccxt, exchange_id)
         return exchange
 
     def _apply_url_overrides(self, exchange: Any) -> None:
@@ -371,3 +373,45 @@ class CcxtBroker(BaseBroker):
             raw = self._read(lambda: self.exchange.fetch_positions(pairs), "fetch positions")
             return [position_from_ccxt(p) for p in raw if float(p.get("contracts") or 0)]
         return balance_positions(self.get_balance(), list(self.config.supported_pairs))
+
+
+def _guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
+    """Wrap the exchange's ``fetch`` so two kinds of failed answer become the right errors.
+
+    - A 2xx answer that is truncated JSON or an HTML page: ccxt hands such a body to its parsers
+      as a string, and they read it as an empty answer (a zero balance, a ticker of Nones, an
+      order without an id). It becomes ccxt's ``BadResponse`` (our retryable
+      ``BadResponseError``), so reads retry and orders are looked up.
+    - A 5xx whose body ccxt maps to nothing more specific than ``ExchangeError`` (Binance's 503
+      ``-1008`` "server overloaded"): the exchange is unavailable, not refusing the request,
+      so it becomes ``ExchangeNotAvailable`` (our retryable ``ExchangeUnavailableError``).
+    """
+    fetch, on_rest_response = exchange.fetch, exchange.on_rest_response
+    status: list[int] = [0]
+
+    def record_status(code: Any, *args: Any) -> Any:
+        status[0] = int(code or 0)
+        return on_rest_response(code, *args)
+
+    def checked(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        status[0] = 0
+        try:
+            result = fetch(url, method, headers, body)
+        except ccxt.ExchangeError as exc:
+            if type(exc) is ccxt.ExchangeError and status[0] >= 500:
+                raise ccxt.ExchangeNotAvailable(f"HTTP {status[0]}: {exc}") from exc
+            raise
+        if isinstance(result, (str, bytes)):
+            text = result.decode("utf-8", "replace") if isinstance(result, bytes) else result
+            text = text.lstrip()
+            if text[:1] in ("{", "[", "<"):
+                try:
+                    json.loads(text)
+                except ValueError as exc:
+                    raise ccxt.BadResponse(
+                        f"{exchange_id} {method} {url}: the answer is not JSON: {text[:80]!r}"
+                    ) from exc
+        return result
+
+    exchange.on_rest_response = record_status
+    exchange.fetch = checked

@@ -171,9 +171,15 @@ class RestBroker(BaseBroker):
             data = response.json()
         except (ValueError, json.JSONDecodeError) as exc:
             if response.status_code >= 400:
-                raise error_for_status(response.status_code)(
-                    f"HTTP {response.status_code} with a non-JSON body", broker=self.name
-                ) from exc
+                text = f"HTTP {response.status_code} with a non-JSON body"
+                klass = error_for_status(response.status_code)
+                if klass is RateLimitError:  # a gateway's 429: keep its Retry-After
+                    raise RateLimitError(
+                        text,
+                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                        broker=self.name,
+                    ) from exc
+                raise klass(text, broker=self.name) from exc
             raise BadResponseError(
                 f"expected JSON from {response.request.path_url if response.request else '?'}, "
                 f"got {response.headers.get('Content-Type', 'no content type')}",

@@ -15,6 +15,9 @@ import pytest
 
 LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"
 
+#: Fault injection: the ``faults`` marker and the ``faults`` / ``inject_faults`` fixtures.
+pytest_plugins = ["scaffolder.harness.faults"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("broker harness")

@@ -1,0 +1,882 @@
+"""Fault injection at a broker's HTTP transport, for replay (no server) and for the stand-in.
+
+:func:`inject_faults` wraps the ``requests`` adapters of a broker's session (ccxt brokers:
+``broker.exchange.session``; REST brokers: ``broker._session``, created when missing) so that
+chosen requests fail the way real exchanges fail::
+
+    with inject_faults(broker, Fault("http_503", path="/api/v3/ticker/24hr")) as faults:
+        broker.get_ticker("BTC/USDT")          # the first attempt gets a 503, the retry replays
+    assert faults.fired == ["http_503"]
+
+A fault either never reaches the exchange (the inner adapter, i.e. vcrpy's cassette or the
+network, is not called) or is applied after the exchange answered (the inner adapter *is*
+called, so in replay the cassette interaction is consumed and on a real server the order
+exists): see :data:`FAULTS` and :data:`AFTER_ACCEPT`.
+
+As a pytest plugin (``-p scaffolder.harness.faults``, or ``pytest_plugins`` in the harness
+plugin) this module registers a ``faults`` marker and two fixtures:
+
+- ``@pytest.mark.faults("http_500", path="/api/v3/account", times=2)`` with the ``faults``
+  fixture: the marker's plan is installed on the test's ``broker`` fixture (``broker=`` names
+  another fixture) and ``faults`` is the :class:`FaultInjector`, to inspect what fired;
+- ``inject_faults``: a callable ``inject_faults(broker, plan)`` that installs a plan until the
+  test ends.
+
+The module also holds the two reliability runs the README's figures come from, shared by the
+tests and ``scripts/reliability.py``: :func:`run_matrix` (every committed broker x every
+contract call x every fault, replayed from cassettes) and :func:`run_no_duplicates`
+(``create_order`` under the stand-in's faults, counting the orders the exchange holds).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import fnmatch
+import http
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import ConnectTimeoutError, ProtocolError, ReadTimeoutError
+
+from brokers.base import BaseBroker
+from brokers.errors import (
+    BadResponseError,
+    BrokerConnectionError,
+    BrokerError,
+    ExchangeUnavailableError,
+    RateLimitError,
+    RequestTimeoutError,
+)
+from brokers.retry import OrderStateUnknownError
+
+#: Every fault :func:`inject_faults` knows.
+FAULTS: tuple[str, ...] = (
+    "timeout_before",  # ConnectTimeout, nothing sent
+    "timeout_after_accept",  # the exchange answered (order placed), the answer is lost: ReadTimeout
+    "http_429",  # 429 with Retry-After: 1
+    "http_429_no_retry_after",  # 429 without Retry-After
+    "http_500",
+    "http_502",
+    "http_503",
+    "reset",  # ConnectionError from ConnectionResetError, nothing sent
+    "reset_after_accept",  # the exchange answered, then the connection was reset
+    "truncated_json",  # the real body cut in half, status 200
+    "html_error",  # a gateway's HTML error page, status 502
+    "html_error_200",  # an HTML page with status 200 (a captive portal, a CDN challenge)
+)
+#: Faults applied after the inner adapter answered: the exchange did the work.
+AFTER_ACCEPT: frozenset[str] = frozenset(
+    {"timeout_after_accept", "reset_after_accept", "truncated_json"}
+)
+
+#: The error a read must end with when the fault never stops (every attempt faulted).
+EXPECTED_ERROR: dict[str, type[BrokerError]] = {
+    "timeout_before": RequestTimeoutError,
+    "timeout_after_accept": RequestTimeoutError,
+    "http_429": RateLimitError,
+    "http_429_no_retry_after": RateLimitError,
+    "http_500": ExchangeUnavailableError,
+    "http_502": ExchangeUnavailableError,
+    "http_503": ExchangeUnavailableError,
+    "reset": BrokerConnectionError,
+    "reset_after_accept": BrokerConnectionError,
+    "truncated_json": BadResponseError,
+    "html_error": ExchangeUnavailableError,
+    "html_error_200": BadResponseError,
+}
+#: Faults the exchange answers before executing anything: an order may be re-sent at once.
+REFUSED_BEFORE_EXECUTION: frozenset[str] = frozenset({"http_429", "http_429_no_retry_after"})
+
+HTML_ERROR_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
+    "<body><center><h1>502 Bad Gateway</h1></center><hr><center>cloudflare</center>"
+    "</body></html>\n"
+)
+
+
+@dataclass
+class Fault:
+    """One rule of a plan: which requests fail, and how.
+
+    ``method`` (``GET``...) and ``path`` (the URL path, exact or an ``fnmatch`` pattern such as
+    ``/api/v3/*``) select requests; ``ordinal`` selects the n-th request through the session
+    since the plan was installed (1-based). ``times`` is how many selected requests fail
+    (``None``: every one). Rules are tried in order; a request takes the first that applies.
+    """
+
+    fault: str
+    method: str | None = None
+    path: str | None = None
+    ordinal: int | None = None
+    times: int | None = 1
+    fired: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fault not in FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r}; expected one of {', '.join(FAULTS)}")
+        if self.times is not None and self.times < 1:
+            raise ValueError(f"times must be at least 1 (or None for every request): {self.times}")
+
+    def applies(self, ordinal: int, method: str, path: str) -> bool:
+        if self.times is not None and self.fired >= self.times:
+            return False
+        if self.ordinal is not None and ordinal != self.ordinal:
+            return False
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        return self.path is None or path == self.path or fnmatch.fnmatchcase(path, self.path)
+
+
+PlanItem = str | Fault | Mapping[str, Any]
+Plan = PlanItem | Iterable[PlanItem]
+
+
+def as_plan(plan: Plan) -> list[Fault]:
+    """Normalise a plan: a fault name, a :class:`Fault`, a mapping of its fields, or a list."""
+    items: Iterable[PlanItem] = [plan] if isinstance(plan, (str, Fault, Mapping)) else plan
+    rules: list[Fault] = []
+    for item in items:
+        if isinstance(item, Fault):
+            rules.append(dataclasses.replace(item, fired=0))  # a plan of its own
+        elif isinstance(item, str):
+            rules.append(Fault(item))
+        elif isinstance(item, Mapping):
+            rules.append(Fault(**item))
+        else:
+            raise TypeError(f"a fault plan holds fault names, Fault or mappings, not {item!r}")
+    return rules
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request that went through the injector."""
+
+    ordinal: int
+    method: str
+    url: str
+    fault: str | None
+    #: Whether the inner adapter (the cassette, the server) was called.
+    reached: bool
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+
+@dataclass
+class FaultInjector:
+    """The state of one installed plan: its rules and every request seen."""
+
+    rules: list[Fault]
+    log: list[Exchange] = field(default_factory=list)
+
+    @property
+    def fired(self) -> list[str]:
+        """The faults applied, in order."""
+        return [e.fault for e in self.log if e.fault]
+
+    def count(
+        self, method: str | None = None, path: str | None = None, *, reached: bool | None = None
+    ) -> int:
+        """Requests seen (``reached=True``: that got to the exchange/cassette) by method/path."""
+        return sum(
+            1
+            for e in self.log
+            if (method is None or e.method == method.upper())
+            and (path is None or e.path == path or fnmatch.fnmatchcase(e.path, path))
+            and (reached is None or e.reached == reached)
+        )
+
+    def _rule_for(self, ordinal: int, method: str, path: str) -> Fault | None:
+        for rule in self.rules:
+            if rule.applies(ordinal, method, path):
+                rule.fired += 1
+                return rule
+        return None
+
+    def send(
+        self, inner: BaseAdapter, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        method = (request.method or "GET").upper()
+        url = request.url or ""
+        ordinal = len(self.log) + 1
+        rule = self._rule_for(ordinal, method, urlsplit(url).path)
+        fault = rule.fault if rule else None
+        reached = fault is None or fault in AFTER_ACCEPT
+        self.log.append(Exchange(ordinal, method, url, fault, reached))
+        if fault is None:
+            return inner.send(request, **kwargs)
+        if fault in AFTER_ACCEPT:
+            return _after(fault, inner.send(request, **kwargs), request, kwargs.get("timeout"))
+        return _before(fault, request, kwargs.get("timeout"))
+
+
+class _FaultAdapter(BaseAdapter):
+    """A transport adapter that lets the injector decide, then (maybe) calls the original."""
+
+    def __init__(self, injector: FaultInjector, inner: BaseAdapter) -> None:
+        super().__init__()
+        self.injector = injector
+        self.inner = inner
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        return self.injector.send(self.inner, request, **kwargs)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _timeout_seconds(timeout: Any) -> Any:
+    return timeout[-1] if isinstance(timeout, tuple) else timeout
+
+
+def _before(fault: str, request: requests.PreparedRequest, timeout: Any) -> requests.Response:
+    host = urlsplit(request.url or "").hostname
+    if fault == "timeout_before":
+        cause = ConnectTimeoutError(
+            None, f"Connection to {host} timed out. (connect timeout={_timeout_seconds(timeout)})"
+        )
+        raise requests.exceptions.ConnectTimeout(cause, request=request) from cause
+    if fault == "reset":
+        _raise_reset(request)
+    if fault in ("html_error", "html_error_200"):
+        status = 502 if fault == "html_error" else 200
+        return _response(request, status, HTML_ERROR_PAGE.encode(), "text/html")
+    status = int(fault.split("_")[1])
+    headers = {"Retry-After": "1"} if fault == "http_429" else {}
+    phrase = http.HTTPStatus(status).phrase
+    return _response(request, status, f"{phrase}\n".encode(), "text/plain", headers)
+
+
+def _after(
+    fault: str, response: requests.Response, request: requests.PreparedRequest, timeout: Any
+) -> requests.Response:
+    body = response.content
+    headers = {
+        k: v
+        for k, v in response.headers.items()
+        if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")
+    }
+    response.close()
+    if fault == "timeout_after_accept":
+        cause = ReadTimeoutError(
+            None,  # type: ignore[arg-type]
+            request.url or "",
+            f"Read timed out. (read timeout={_timeout_seconds(timeout)})",
+        )
+        raise requests.exceptions.ReadTimeout(cause, request=request) from cause
+    if fault == "reset_after_accept":
+        _raise_reset(request)
+    # truncated_json: the real body cut in half, answered as a success.
+    content_type = headers.pop("Content-Type", "application/json")
+    return _response(request, 200, body[: len(body) // 2], content_type, headers)
+
+
+def _raise_reset(request: requests.PreparedRequest) -> None:
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    cause = ProtocolError("Connection aborted.", reset)
+    raise requests.exceptions.ConnectionError(cause, request=request) from reset
+
+
+def _response(
+    request: requests.PreparedRequest,
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: Mapping[str, str] | None = None,
+) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response.reason = http.HTTPStatus(status).phrase
+    response.headers = CaseInsensitiveDict(
+        {**(headers or {}), "Content-Type": content_type, "Content-Length": str(len(body))}
+    )
+    response._content = body
+    response.url = request.url or ""
+    response.request = request
+    return response
+
+
+def session_of(target: Any) -> requests.Session:
+    """The ``requests`` session a broker sends through (a session is returned as it is)."""
+    if isinstance(target, requests.Session):
+        return target
+    from brokers.ccxt_broker import CcxtBroker
+    from brokers.rest_broker import RestBroker
+
+    if isinstance(target, CcxtBroker) or hasattr(target, "exchange"):
+        session = getattr(target.exchange, "session", None)
+        if isinstance(session, requests.Session):
+            return session
+    if isinstance(target, RestBroker) or hasattr(target, "_session"):
+        if target._session is None:
+            target._session = requests.Session()
+        session = target._session
+        if isinstance(session, requests.Session):
+            return session
+    raise TypeError(f"{type(target).__name__} has no requests session to inject faults into")
+
+
+@contextlib.contextmanager
+def inject_faults(target: Any, plan: Plan) -> Iterator[FaultInjector]:
+    """Fail the requests ``plan`` selects on ``target``'s session (a broker or a Session).
+
+    Every adapter mounted on the session (``https://``, ``http://``...) is wrapped for the
+    duration of the block and restored after it.
+    """
+    session = session_of(target)
+    injector = FaultInjector(as_plan(plan))
+    originals = dict(session.adapters)
+    for prefix, adapter in originals.items():
+        session.mount(prefix, _FaultAdapter(injector, adapter))
+    try:
+        yield injector
+    finally:
+        for prefix, adapter in originals.items():
+            session.mount(prefix, adapter)
+
+
+# -- pytest plugin ---------------------------------------------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "faults(*faults, broker='broker', method=None, path=None, ordinal=None, times=1): "
+        "inject transport faults into the broker fixture's session (see the `faults` fixture "
+        f"of scaffolder.harness.faults); faults: {', '.join(FAULTS)}",
+    )
+
+
+@pytest.fixture(name="inject_faults")
+def inject_faults_fixture() -> Iterator[Callable[[Any, Plan], FaultInjector]]:
+    """``inject_faults(broker, plan)``: install a fault plan until the test ends."""
+    with contextlib.ExitStack() as stack:
+
+        def install(target: Any, plan: Plan) -> FaultInjector:
+            return stack.enter_context(inject_faults(target, plan))
+
+        yield install
+
+
+@pytest.fixture
+def faults(request: pytest.FixtureRequest) -> Iterator[FaultInjector]:
+    """The plan of the test's ``@pytest.mark.faults(...)``, installed on its broker fixture."""
+    marker = request.node.get_closest_marker("faults")
+    if marker is None:
+        pytest.fail("the `faults` fixture needs a @pytest.mark.faults(...) marker", pytrace=False)
+    where = dict(marker.kwargs)
+    broker = request.getfixturevalue(where.pop("broker", "broker"))
+    plan = [item if not isinstance(item, str) else Fault(item, **where) for item in marker.args]
+    with inject_faults(broker, plan) as injector:
+        yield injector
+
+
+# -- the replay fault matrix -----------------------------------------------------------------
+MODES: tuple[str, ...] = ("first", "every")
+
+
+@dataclass(frozen=True)
+class MatrixCase:
+    """One cell: a broker's contract call replayed with one fault, on the first or every try."""
+
+    broker: str
+    call: str
+    fault: str
+    mode: str
+
+    @property
+    def method(self) -> str:
+        """The BaseBroker method the call exercises."""
+        return self.call.replace("_unknown", "")
+
+    @property
+    def id(self) -> str:
+        return f"{self.broker}-{self.call}-{self.fault}-{self.mode}"
+
+
+@dataclass
+class CaseResult:
+    case: MatrixCase
+    #: ``success_after_retry``, ``right_error`` or ``violation``.
+    outcome: str
+    error: str | None = None
+    attempts: int = 0
+    detail: str = ""
+
+
+def committed_brokers(root: Path) -> list[str]:
+    """Brokers with a recorded contract: ``cassettes/<name>/contract.json``."""
+    return sorted(p.parent.name for p in (root / "cassettes").glob("*/contract.json"))
+
+
+def _scenario(root: Path, name: str) -> dict[str, Any]:
+    scenario: dict[str, Any] = json.loads(
+        (root / "cassettes" / name / "contract.json").read_text(encoding="utf-8")
+    )
+    return scenario
+
+
+def _replay_broker(root: Path, name: str, scenario: dict[str, Any]) -> BaseBroker:
+    from scaffolder.harness.session import broker_for_replay
+
+    live = scenario.get("source") == "ccxt-static"
+    return broker_for_replay(root, name, testnet=False if live else None)
+
+
+def matrix_calls(root: Path, name: str) -> list[str]:
+    """The scenario's calls of ``name`` that send a request (the exchange has the method)."""
+    from scaffolder.harness.contract import CCXT_METHOD
+
+    scenario = _scenario(root, name)
+    calls = [c for c in scenario.get("calls", {}) if c in CCXT_METHOD]
+    broker = _replay_broker(root, name, scenario)
+    has = getattr(broker, "has", None)
+    return [
+        c
+        for c in calls
+        if (root / "cassettes" / name / f"{c}.yaml").exists()
+        and (has is None or has(CCXT_METHOD[c]))
+    ]
+
+
+def matrix_cases(root: Path) -> list[MatrixCase]:
+    """Every cell of the matrix, in a stable order."""
+    return [
+        MatrixCase(name, call, fault, mode)
+        for name in committed_brokers(root)
+        for call in matrix_calls(root, name)
+        for fault in FAULTS
+        for mode in MODES
+    ]
+
+
+def replay_vcr() -> Any:
+    """A vcrpy ``VCR`` that only replays, with the harness's matchers registered."""
+    from vcr import VCR
+
+    from scaffolder.harness.session import register_matchers
+
+    vcr = VCR(record_mode="none")
+    register_matchers(vcr)
+    return vcr
+
+
+@dataclass
+class ReplayRun:
+    """What one replayed call returned or raised, and what its injector saw."""
+
+    value: Any = None
+    error: BaseException | None = None
+    injector: FaultInjector | None = None
+
+
+def replay_call(root: Path, name: str, call: str, plan: list[Fault], vcr: Any) -> ReplayRun:
+    """Replay one contract call with ``plan`` installed, as BrokerContract replays it."""
+    from scaffolder.harness.session import harness_vcr_config
+
+    scenario = _scenario(root, name)
+    kwargs = scenario["calls"][call].get("kwargs", {})
+    cassette = root / "cassettes" / name / f"{call}.yaml"
+    run = ReplayRun()
+    with vcr.use_cassette(str(cassette), **harness_vcr_config(name)):
+        broker = _replay_broker(root, name, scenario)
+        broker.connect()
+        try:
+            with inject_faults(broker, plan) as injector:
+                run.injector = injector
+                try:
+                    run.value = getattr(broker, call.replace("_unknown", ""))(**kwargs)
+                except Exception as exc:
+                    run.error = exc
+        finally:
+            broker.disconnect()
+    return run
+
+
+def _raw(exc: BaseException) -> bool:
+    return not isinstance(exc, BrokerError)
+
+
+def run_case(
+    root: Path, case: MatrixCase, baseline: ReplayRun | None = None, vcr: Any = None
+) -> CaseResult:
+    """Run one cell and judge it (see :func:`run_matrix` for the rules)."""
+    vcr = vcr or replay_vcr()
+    if baseline is None:
+        baseline = replay_call(root, case.broker, case.call, [], vcr)
+    plan = [Fault(case.fault, times=1 if case.mode == "first" else None)]
+    run = replay_call(root, case.broker, case.call, plan, vcr)
+    assert run.injector is not None and baseline.injector is not None
+    injector = run.injector
+    attempts = injector.count()
+    result = CaseResult(case, "violation", attempts=attempts)
+    error = run.error
+    result.error = type(error).__name__ if error is not None else None
+    policy = _replay_broker(root, case.broker, _scenario(root, case.broker)).config.settings.retry
+    problems: list[str] = []
+
+    if error is not None and _raw(error):
+        problems.append(f"a raw {type(error).__module__}.{type(error).__name__} escaped: {error}")
+    elif error is not None and error.__cause__ is None:
+        problems.append(f"{type(error).__name__} has no __cause__")
+    if not injector.fired:
+        problems.append("the fault never fired (no request was sent)")
+
+    if case.method == "create_order":
+        problems += _judge_order(case, run, baseline, policy.max_attempts)
+    elif case.mode == "first":
+        # A read recovers: the retry replays the cassette and ends as the recorded call ended.
+        if baseline.error is None and error is None and run.value != baseline.value:
+            problems.append("the retried call returned something else than the recorded one")
+        elif baseline.error is None and error is not None:
+            problems.append(f"did not recover: {type(error).__name__}: {error}")
+        elif baseline.error is not None and type(error) is not type(baseline.error):
+            problems.append(
+                f"ended with {type(error).__name__}, the recorded call with "
+                f"{type(baseline.error).__name__}"
+            )
+        expected = baseline.injector.count() + 1
+        if attempts != expected:
+            problems.append(f"{attempts} requests, expected {expected} (one retry)")
+    else:
+        expected_error = EXPECTED_ERROR[case.fault]
+        if not isinstance(error, expected_error):
+            problems.append(f"ended with {result.error}, expected {expected_error.__name__}")
+        if attempts != policy.max_attempts:
+            problems.append(
+                f"{attempts} attempts, the policy's max_attempts is {policy.max_attempts}"
+            )
+        if isinstance(error, RateLimitError):
+            hint = 1.0 if case.fault == "http_429" else None
+            if error.retry_after != hint:
+                problems.append(f"retry_after {error.retry_after}, the server said {hint}")
+
+    if problems:
+        result.detail = "; ".join(problems)
+    elif error is None or (
+        case.mode == "first" and baseline.error is not None and case.method != "create_order"
+    ):
+        result.outcome = "success_after_retry"
+    else:
+        result.outcome = "right_error"
+    return result
+
+
+def _judge_order(
+    case: MatrixCase, run: ReplayRun, baseline: ReplayRun, max_attempts: int
+) -> list[str]:
+    """create_order: never two POSTs reaching the exchange; a lost answer is never re-sent."""
+    assert run.injector is not None
+    problems: list[str] = []
+    posts_sent = run.injector.count("POST")
+    posts_reached = run.injector.count("POST", reached=True)
+    if posts_reached > 1:
+        problems.append(f"{posts_reached} orders reached the exchange")
+    error = run.error
+    refused = case.fault in REFUSED_BEFORE_EXECUTION
+    if refused and case.mode == "first":
+        # The exchange refused before executing: re-sending is safe and replays the order.
+        if error is not None or run.value != baseline.value:
+            problems.append(f"a rate-limited order was not re-sent: {error!r}")
+        if posts_sent != 2:
+            problems.append(f"{posts_sent} POSTs, expected 2 (refused, then re-sent)")
+    elif refused:
+        if not isinstance(error, RateLimitError):
+            problems.append(f"ended with {type(error).__name__}, expected RateLimitError")
+        if posts_sent != max_attempts:
+            problems.append(f"{posts_sent} POSTs, the policy's max_attempts is {max_attempts}")
+    else:
+        # The answer is lost (or garbled): the order may exist. The look-up by client id is
+        # not in the cassette, so the state stays unknown and nothing is re-sent.
+        client_id = baseline.value["client_order_id"] if baseline.value else None
+        if posts_sent != 1:
+            problems.append(f"{posts_sent} POSTs: an order with a lost answer was re-sent")
+        if error is None:
+            if run.value != baseline.value:
+                problems.append("returned an order other than the one placed")
+        elif not isinstance(error, OrderStateUnknownError):
+            problems.append(f"ended with {type(error).__name__}, expected OrderStateUnknownError")
+        elif error.client_order_id != client_id or str(client_id) not in str(error):
+            problems.append(f"OrderStateUnknownError does not name {client_id}: {error}")
+    return problems
+
+
+def run_matrix(root: Path, *, cases: Sequence[MatrixCase] | None = None) -> dict[str, Any]:
+    """Run the replay fault matrix under ``root`` and return its figures.
+
+    Cells: every broker with ``cassettes/<name>/contract.json`` x every call of its scenario the
+    exchange has x every fault of :data:`FAULTS` x two modes: ``first`` (the first request
+    fails, then the fault is gone) and ``every`` (every request fails: a persistent outage).
+
+    A cell passes when the call ends as the recorded call ended, after retries (``first`` on a
+    read), or with the right :class:`BrokerError` subclass, its cause chained (``every``: the
+    fault's class in :data:`EXPECTED_ERROR` after exactly the policy's ``max_attempts``).
+    ``create_order`` never sends an order twice when its answer may have been lost: it looks the
+    order up by client id, which replay cannot answer, so it ends with
+    :class:`~brokers.retry.OrderStateUnknownError`; a 429 (refused before execution) is re-sent.
+    Anything else, and any raw ccxt/requests/vcr/json exception, is a violation.
+    """
+    started = time.perf_counter()
+    root = Path(root)
+    selected = list(cases) if cases is not None else matrix_cases(root)
+    vcr = replay_vcr()
+    baselines: dict[tuple[str, str], ReplayRun] = {}
+    results: list[CaseResult] = []
+    for case in selected:
+        key = (case.broker, case.call)
+        if key not in baselines:
+            baselines[key] = replay_call(root, case.broker, case.call, [], vcr)
+        results.append(run_case(root, case, baselines[key], vcr))
+    brokers = committed_brokers(root)
+    outcomes = Counter(r.outcome for r in results)
+    return {
+        "brokers": brokers,
+        "brokers_with_calls": sorted({c.broker for c in selected}),
+        "brokers_without_calls": sorted(set(brokers) - {c.broker for c in selected}),
+        "methods": sorted({c.method for c in selected}),
+        "calls": sorted({f"{c.broker}.{c.call}" for c in selected}),
+        "faults": list(FAULTS),
+        "modes": list(MODES),
+        "faults_tried": len(results),
+        "outcomes": {
+            "success_after_retry": outcomes["success_after_retry"],
+            "right_error": outcomes["right_error"],
+            "violation": outcomes["violation"],
+        },
+        "errors": dict(
+            sorted(Counter(r.error for r in results if r.outcome == "right_error").items())
+        ),
+        "violations": [f"{r.case.id}: {r.detail}" for r in results if r.outcome == "violation"],
+        "results": {r.case.id: dataclasses.asdict(r) for r in results},
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+# -- create_order against the stand-in: no duplicate orders -----------------------------------
+STANDIN_KEY, STANDIN_SECRET = "CANARY-API-KEY-0000", "CANARY-SECRET-0000"
+#: Where a fault comes from: the stand-in (``server``: real timeouts and resets on the socket)
+#: or :func:`inject_faults` on the broker's session (``client``: the order does reach the
+#: stand-in for the after-accept faults, so the look-up by client id finds it).
+ORDER_SIDES: tuple[str, ...] = ("server", "client")
+#: Stand-in faults create_order is run under (the stand-in's names, see scaffolder.standin).
+ORDER_FAULTS: tuple[str, ...] = (
+    "timeout_before",
+    "timeout_after_accept",
+    "reset",
+    "reset_after_accept",
+    "http_429",
+    "http_429_no_retry_after",
+    "http_500",
+    "http_502",
+    "http_503",
+    "http_503_after_accept",
+    "truncated_json",
+    "html_error",
+    "html_error_200",
+)
+ORDER_KINDS: tuple[str, ...] = ("ccxt", "rest")
+#: How many requests in a row to /api/v3/order fail: the order, then its re-send or look-up;
+#: ``None``: all of them (an outage that outlasts the retries).
+ORDER_REPEATS: tuple[int | None, ...] = (1, 2, None)
+STANDIN_TIMEOUT_MS = 1000
+STANDIN_FAULT_DELAY = 1.5
+
+
+@dataclass(frozen=True)
+class OrderCase:
+    """``create_order`` on the ``kind`` broker while ``times`` requests in a row to
+    ``/api/v3/order`` (the order, then its look-up or re-send) fail with ``fault``."""
+
+    kind: str
+    side: str
+    fault: str
+    times: int | None
+
+    @property
+    def repeat(self) -> str:
+        return "all" if self.times is None else str(self.times)
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}-{self.side}-{self.fault}-x{self.repeat}"
+
+
+def order_cases() -> list[OrderCase]:
+    """Both brokers x both fault sides x their faults x once, twice in a row, or always."""
+    return [
+        OrderCase(kind, side, fault, times)
+        for kind in ORDER_KINDS
+        for side in ORDER_SIDES
+        for fault in (ORDER_FAULTS if side == "server" else FAULTS)
+        for times in ORDER_REPEATS
+    ]
+
+
+def standin_broker(kind: str, standin: Any) -> BaseBroker:
+    """The project's Binance ccxt broker, or a Binance-style REST broker, on the stand-in.
+
+    Timeout ``STANDIN_TIMEOUT_MS``, three attempts, no waits between them.
+    """
+    from brokers.config import build_config
+    from brokers.registry import broker_class
+    from brokers.rest_broker import RestBroker
+
+    settings = {
+        "testnet": True,
+        "timeout": STANDIN_TIMEOUT_MS,
+        "enable_rate_limit": False,
+        "retry": {"max_attempts": 3, "base_delay_ms": 0, "max_delay_ms": 0},
+    }
+    document: dict[str, Any] = {
+        "name": "binance" if kind == "ccxt" else "spotrest",
+        "integration": "ccxt" if kind == "ccxt" else "rest",
+        "type": "crypto",
+        "enabled": True,
+        "api_credentials": {"api_key": "${K}", "api_secret": "${S}"},
+        "settings": settings,
+        "supported_pairs": ["BTC/USDT", "ETH/USDT"],
+        "custom_settings": (
+            {"urls": standin.ccxt_api_urls()} if kind == "ccxt" else {"testnet_url": standin.url}
+        ),
+    }
+    config = build_config(document, env={"K": STANDIN_KEY, "S": STANDIN_SECRET})
+    if kind == "ccxt":
+        klass: Any = broker_class("binance")
+    else:
+
+        class SpotRest(RestBroker):
+            name = "spotrest"
+            base_url = "https://api.spotrest.invalid"
+
+        klass = SpotRest
+    broker: BaseBroker = klass(config, sleep=lambda seconds: None)
+    return broker
+
+
+@dataclass
+class OrderResult:
+    case: OrderCase
+    #: ``order`` (the one order there is, returned), ``unknown`` (OrderStateUnknownError naming
+    #: the client id, at most one order on the exchange), ``refused`` (another BrokerError, and
+    #: no order on the exchange) or ``violation``.
+    outcome: str
+    orders_created: int
+    duplicated: int
+    requests: int
+    detail: str = ""
+    seconds: float = 0.0
+
+
+def run_order_case(case: OrderCase, *, fault_delay: float = STANDIN_FAULT_DELAY) -> OrderResult:
+    """Place one limit order while ``case.times`` requests to /api/v3/order fail."""
+    from scaffolder.standin import BinanceStandIn
+
+    started = time.perf_counter()
+    client_id = f"nd{case.kind}{case.side}{case.repeat}{case.fault.replace('_', '')}"[:32]
+    problems: list[str] = []
+    outcome = "violation"
+    refused_with: BrokerError | None = None
+    with BinanceStandIn(STANDIN_KEY, STANDIN_SECRET, fault_delay=fault_delay) as standin:
+        broker = standin_broker(case.kind, standin)
+        broker.connect()
+        before = len(standin.requests)
+        plan: list[Fault] = []
+        if case.side == "server":
+            standin.inject(case.fault, path="/api/v3/order", times=case.times or 1000)
+        else:
+            plan = [Fault(case.fault, path="/api/v3/order", times=case.times)]
+        try:
+            with inject_faults(broker, plan):
+                order = broker.create_order(
+                    "BTC/USDT", "limit", "buy", 0.001, price=20000, client_order_id=client_id
+                )
+        except OrderStateUnknownError as exc:
+            outcome = "unknown"
+            if exc.client_order_id != client_id or client_id not in str(exc):
+                problems.append(f"OrderStateUnknownError does not name {client_id}: {exc}")
+            if exc.__cause__ is None:
+                problems.append("OrderStateUnknownError has no __cause__")
+        except BrokerError as exc:
+            outcome = "refused"
+            refused_with = exc
+        except Exception as exc:  # a raw exception escaped the broker
+            problems.append(f"a raw {type(exc).__module__}.{type(exc).__name__} escaped: {exc}")
+        else:
+            outcome = "order"
+            on_server = [o for o in standin.orders() if o.get("clientOrderId") == client_id]
+            if order["client_order_id"] != client_id:
+                problems.append(f"returned client id {order['client_order_id']}")
+            if not on_server or str(on_server[0]["orderId"]) != order["id"]:
+                problems.append(f"returned order {order['id']} is not the one on the exchange")
+        finally:
+            broker.disconnect()
+        created = standin.orders_created
+        requests_sent = len(standin.requests) - before
+        if standin.errors:
+            problems.append(f"the stand-in failed: {standin.errors!r}")
+    if created > 1:
+        problems.append(f"{created} orders on the exchange")
+    if outcome == "order" and created != 1:
+        problems.append(f"an order was returned but the exchange holds {created}")
+    if refused_with is not None:
+        if created:
+            problems.append(
+                f"ended with {type(refused_with).__name__} ({refused_with}) although the "
+                "exchange holds the order"
+            )
+        if refused_with.__cause__ is None:
+            problems.append(f"{type(refused_with).__name__} has no __cause__")
+    return OrderResult(
+        case,
+        "violation" if problems else outcome,
+        created,
+        max(0, created - 1),
+        requests_sent,
+        "; ".join(problems),
+        round(time.perf_counter() - started, 2),
+    )
+
+
+def run_no_duplicates(
+    cases: Sequence[OrderCase] | None = None, *, workers: int = 8
+) -> dict[str, Any]:
+    """Run ``create_order`` under every fault (the stand-in's and the client-side injector's),
+    once and twice in a row, for both the ccxt and the REST broker; count the orders
+    duplicated (must be 0)."""
+    started = time.perf_counter()
+    selected = list(cases) if cases is not None else order_cases()
+    # Each case has its own stand-in and broker; running them side by side overlaps the
+    # seconds the timeout faults hold a connection.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = list(pool.map(run_order_case, selected))
+    outcomes = Counter(r.outcome for r in results)
+    return {
+        "brokers": list(ORDER_KINDS),
+        "sides": list(ORDER_SIDES),
+        "faults": {"server": list(ORDER_FAULTS), "client": list(FAULTS)},
+        "repeats": ["all" if t is None else t for t in ORDER_REPEATS],
+        "runs": len(results),
+        "outcomes": {
+            "order": outcomes["order"],
+            "unknown": outcomes["unknown"],
+            "refused": outcomes["refused"],
+            "violation": outcomes["violation"],
+        },
+        "orders_duplicated": sum(r.duplicated for r in results),
+        "violations": [f"{r.case.id}: {r.detail}" for r in results if r.outcome == "violation"],
+        "results": {r.case.id: dataclasses.asdict(r) for r in results},
+        "seconds": round(time.perf_counter() - started, 2),
+    }
