@@ -1,0 +1,333 @@
+"""Benchmark of the generator (issue 3).
+
+    python benchmarks/generate.py [--json] [--runs N] [--name NAME]
+
+In a temporary project (copies of templates/, schemas/ and brokers/registered.py, an empty
+config/brokers/):
+
+1. Whole-process median of ``scaffolder new NAME --defaults`` next to a raw
+   ``copier copy --defaults --trust -d name=NAME <tmp>/templates/broker <dest>`` of the same
+   template. Between ``scaffolder new`` runs the broker is removed with
+   ``scaffolder remove NAME --yes`` (not timed); each copier run gets a fresh destination.
+   Target: scaffolder <= 1.0 x copier.
+2. Brokers for every ccxt exchange generated in one process (``scaffolder.generate.generate``
+   in a loop), then all of them imported in one subprocess with the temporary project first on
+   PYTHONPATH (the runtime ``brokers/*.py`` is copied in so the generated packages resolve).
+   Target: generate + import <= 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _bench
+from _bench import ROOT, Target, Timing
+
+RATIO_LIMIT = 1.0
+ALL_LIMIT_S = 10.0
+
+
+def make_project(directory: Path, *, runtime: bool = False) -> Path:
+    """A throw-away project the scaffolder can work in."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "templates", directory / "templates")
+    shutil.copytree(ROOT / "schemas", directory / "schemas")
+    (directory / "brokers").mkdir()
+    shutil.copy2(ROOT / "brokers" / "registered.py", directory / "brokers" / "registered.py")
+    if runtime:
+        for module in (ROOT / "brokers").glob("*.py"):
+            if module.name != "registered.py":
+                shutil.copy2(module, directory / "brokers" / module.name)
+    (directory / "config" / "brokers").mkdir(parents=True)
+    return directory
+
+
+GENERATE_ALL = textwrap.dedent(
+    """
+    import json, sys, time
+    start = time.perf_counter()
+    from pathlib import Path
+    import copier
+    import scaffolder.generate as g
+    from scaffolder.generate import generate
+    phases = {}
+
+    def timed(owner, attr, label):
+        inner = getattr(owner, attr, None)
+        if inner is None:
+            return
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
+        setattr(owner, attr, wrapper)
+
+    # Where a generation spends its time (the wrappers cost microseconds).
+    timed(copier, "run_copy", "copier.run_copy")
+    for attr in ("_check_rendered", "_finish_answers", "template_version", "install_tree",
+                 "rewire", "template_meta"):
+        timed(g, attr, attr)
+    root = Path(sys.argv[1])
+    names = json.loads(sys.argv[2])
+    imported = time.perf_counter()
+    done, failed, each = [], {}, []
+    for name in names:
+        t = time.perf_counter()
+        try:
+            generate(name, root, defaults=True, quiet=True)
+            done.append(name)
+        except Exception as exc:  # report, do not stop: the figure is about all of them
+            failed[name] = f"{type(exc).__name__}: {exc}"
+        each.append(time.perf_counter() - t)
+    print(json.dumps({"generated": done, "failed": failed, "each_s": each,
+                      "import_s": imported - start, "loop_s": time.perf_counter() - imported,
+                      "phases_s": phases}))
+    """
+)
+
+IMPORT_ALL = textwrap.dedent(
+    """
+    import importlib, json, sys, time
+    start = time.perf_counter()
+    import ccxt  # noqa: F401  (timed apart: every ccxt broker needs it)
+    ccxt_s = time.perf_counter() - start
+    import brokers
+    from brokers.registered import BROKERS
+    names = json.loads(sys.argv[1])
+    ok, failed = [], {}
+    t = time.perf_counter()
+    for name in names:
+        try:
+            module = importlib.import_module(f"brokers.{name}.broker")
+            importlib.import_module(f"brokers.{name}")
+            target = BROKERS[name]
+            module_name, _, attr = target.partition(":")
+            assert module_name == module.__name__, target
+            getattr(module, attr)
+            ok.append(name)
+        except Exception as exc:
+            failed[name] = f"{type(exc).__name__}: {exc}"
+    print(json.dumps({"imported": ok, "failed": failed, "ccxt_import_s": ccxt_s,
+                      "brokers_s": time.perf_counter() - t, "brokers_file": brokers.__file__}))
+    """
+)
+
+
+def scaffolder_vs_copier(
+    tmp: Path, name: str, runs: int, quiet: bool, env: dict[str, str]
+) -> tuple[Timing, Timing, dict[str, Any]]:
+    """Whole-process medians of ``scaffolder new`` and ``copier copy`` of the same template."""
+    scaffolder = _bench.venv_bin("scaffolder")
+    copier = _bench.venv_bin("copier")
+    project = make_project(tmp / "project")
+    dest_root = tmp / "copier-out"
+    dest_root.mkdir()
+    counter = {"copier": 0}
+
+    ours = Timing(f"scaffolder new {name} --defaults", [scaffolder, "new", name, "--defaults"])
+    theirs = Timing(
+        f"copier copy --defaults --trust -d name={name}",
+        [
+            copier,
+            "copy",
+            "--defaults",
+            "--trust",
+            "--quiet",
+            "-d",
+            f"name={name}",
+            str(project / "templates" / "broker"),
+            "<dest>",
+        ],
+    )
+
+    def before(timing: Timing) -> None:
+        if timing is ours:
+            if (project / "brokers" / name).exists():
+                _bench.run_once([scaffolder, "remove", name, "--yes"], cwd=project, env=env)
+        else:
+            counter["copier"] += 1
+            dest = dest_root / f"run{counter['copier']}"
+            timing.command[-1] = str(dest)
+
+    # One untimed warm-up of each (page cache, .pyc files, the ccxt metadata cache).
+    _bench.log("warm-up...", quiet=quiet)
+    for timing in (ours, theirs):
+        before(timing)
+        _bench.run_once(timing.command, cwd=project, env=env)
+    files_ours = sorted(
+        str(p.relative_to(project))
+        for p in project.rglob("*")
+        if p.is_file() and name in str(p.relative_to(project))
+    )
+    files_theirs = sorted(
+        str(p.relative_to(dest_root / "run1"))
+        for p in (dest_root / "run1").rglob("*")
+        if p.is_file()
+    )
+    _bench.log(f"scaffolder new vs copier copy, {runs} interleaved runs each...", quiet=quiet)
+    _bench.time_interleaved([ours, theirs], runs, cwd=project, env=env, before_each=before)
+    theirs.command[-1] = "<dest>"
+    return ours, theirs, {"scaffolder_files": files_ours, "copier_files": files_theirs}
+
+
+def every_exchange(tmp: Path, quiet: bool, env: dict[str, str]) -> dict[str, Any]:
+    """Generate a broker for every ccxt exchange in one process, then import them all."""
+    import ccxt
+
+    names = sorted(ccxt.exchanges)
+    project = make_project(tmp / "all", runtime=True)
+    _bench.log(f"generating {len(names)} brokers in one process...", quiet=quiet)
+    gen_s, done = _bench.run_once(
+        [sys.executable, "-c", GENERATE_ALL, str(project), json.dumps(names)], cwd=project, env=env
+    )
+    generated = json.loads(done.stdout.strip().splitlines()[-1])
+    _bench.log(f"importing {len(generated['generated'])} brokers in one subprocess...", quiet=quiet)
+    import_env = {**env, "PYTHONPATH": str(project)}
+    # Untimed: compile ccxt into the bytecode cache (a first import ever costs seconds more).
+    _bench.run_once([sys.executable, "-c", "import ccxt, ccxt.pro"], cwd=project, env=env)
+    imp_s, done = _bench.run_once(
+        [sys.executable, "-c", IMPORT_ALL, json.dumps(generated["generated"])],
+        cwd=project,
+        env=import_env,
+    )
+    imported = json.loads(done.stdout.strip().splitlines()[-1])
+    if not imported["brokers_file"].startswith(str(project)):
+        raise SystemExit(
+            f"benchmark: imported {imported['brokers_file']}, not the temporary project's brokers"
+        )
+    each = sorted(generated["each_s"])
+    return {
+        "exchanges": len(names),
+        "generated": len(generated["generated"]),
+        "generate_failed": generated["failed"],
+        "generate_wall_s": round(gen_s, 3),
+        "generate_import_s": round(generated["import_s"], 3),
+        "generate_loop_s": round(generated["loop_s"], 3),
+        "generate_each_median_ms": round(1000 * each[len(each) // 2], 1) if each else None,
+        "generate_each_max_ms": round(1000 * each[-1], 1) if each else None,
+        "generate_phases_s": {
+            k: round(v, 3)
+            for k, v in sorted(generated["phases_s"].items(), key=lambda kv: kv[1], reverse=True)
+        },
+        "imported": len(imported["imported"]),
+        "import_failed": imported["failed"],
+        "import_wall_s": round(imp_s, 3),
+        "import_ccxt_s": round(imported["ccxt_import_s"], 3),
+        "import_brokers_s": round(imported["brokers_s"], 3),
+        "total_s": round(gen_s + imp_s, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    _bench.add_common_args(parser, runs=7)
+    parser.add_argument("--name", default="kraken", help="exchange to generate (default kraken)")
+    args = parser.parse_args(argv)
+    quiet = args.json
+    start_note = _bench.machine_note()
+
+    env = _bench.child_env(pyc_cache=not args.no_pyc_cache)
+    with tempfile.TemporaryDirectory(prefix="bench-generate-") as raw:
+        tmp = Path(raw)
+        ours, theirs, files = scaffolder_vs_copier(tmp, args.name, args.runs, quiet, env)
+        everything = every_exchange(tmp, quiet, env)
+        _bench.forget_pyc(tmp)
+
+    ratio = ours.median / theirs.median
+    all_ok = not everything["generate_failed"] and not everything["import_failed"]
+    targets = [
+        Target(
+            f"scaffolder new / copier copy ({args.name}, whole process)", ratio, RATIO_LIMIT, "x"
+        ),
+        Target(
+            f"generate + import brokers for every ccxt exchange ({everything['exchanges']})"
+            + ("" if all_ok else " [SOME FAILED]"),
+            everything["total_s"] if all_ok else float("inf"),
+            ALL_LIMIT_S,
+            "s",
+        ),
+    ]
+    results = {
+        "name": args.name,
+        "new_vs_copier": [ours.as_dict(), theirs.as_dict()],
+        "ratio": round(ratio, 4),
+        "files": files,
+        "every_exchange": everything,
+        "environment": _bench.describe_env(env),
+        "machine_at_start": start_note,
+        "machine_at_end": _bench.machine_note(),
+    }
+    if not args.json:
+        print(f"subprocesses: {_bench.describe_env(env)}")
+        print(
+            f"machine: {os.cpu_count()} CPUs; at start {start_note}; at end {_bench.machine_note()}"
+        )
+        print(
+            _bench.table(
+                [f"whole process ({args.runs} runs)", "median s", "min s", "max s", "x copier"],
+                [
+                    (t.label, t.median, t.best, t.worst, round(t.median / theirs.median, 3))
+                    for t in (ours, theirs)
+                ],
+            )
+        )
+        print(
+            f"files written: scaffolder {len(files['scaffolder_files'])} "
+            f"(+ registered.py, .env.example), copier {len(files['copier_files'])}"
+        )
+        print()
+        e = everything
+        print(
+            _bench.table(
+                [f"every ccxt exchange ({e['exchanges']})", "wall s", "detail"],
+                [
+                    (
+                        f"generate {e['generated']} (one process)",
+                        e["generate_wall_s"],
+                        f"startup+imports {e['generate_import_s']:.2f} s, loop "
+                        f"{e['generate_loop_s']:.2f} s, per broker median "
+                        f"{e['generate_each_median_ms']} ms, max {e['generate_each_max_ms']} ms",
+                    ),
+                    (
+                        f"import {e['imported']} (one subprocess)",
+                        e["import_wall_s"],
+                        f"import ccxt {e['import_ccxt_s']:.2f} s, broker modules "
+                        f"{e['import_brokers_s']:.2f} s",
+                    ),
+                    (
+                        "  where the loop went",
+                        e["generate_loop_s"],
+                        ", ".join(
+                            f"{k} {v:.2f} s ({100 * v / e['generate_loop_s']:.0f}%)"
+                            for k, v in e["generate_phases_s"].items()
+                        )
+                        + " (phases may nest)",
+                    ),
+                    ("total", e["total_s"], ""),
+                ],
+            )
+        )
+        for label, failures in (
+            ("generate", e["generate_failed"]),
+            ("import", e["import_failed"]),
+        ):
+            for name, why in sorted(failures.items())[:10]:
+                print(f"{label} failed: {name}: {why}")
+        print()
+    return _bench.emit(results, targets, args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

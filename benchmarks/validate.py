@@ -1,0 +1,395 @@
+"""Benchmark of ``scaffolder validate`` (issue 2).
+
+    python benchmarks/validate.py [--json] [--runs N] [--profile]
+
+1. In-process throughput: configs per second through ``scaffolder.validate.check_file`` on 100
+   valid variants of ``config/brokers/binance.json`` (one per ccxt exchange, credentials and
+   testnet set from ccxt's metadata so the semantic checks pass), with and without the ccxt
+   semantic checks.
+2. Whole process: median wall time of ``scaffolder validate DIR`` on those 100 files next to
+   ``check-jsonschema --schemafile schemas/broker-config.schema.json <100 files>``.
+   Target: scaffolder <= 0.5 x check-jsonschema.
+
+The ccxt metadata cache is made to exist (one ``scaffolder validate`` run) before anything is
+timed; whether it existed beforehand is printed. When the target is missed (or with
+``--profile``) the script profiles ``python -X importtime -m scaffolder.cli validate DIR`` and
+prints which imports dominate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _bench
+from _bench import ROOT, Target, Timing
+
+N_CONFIGS = 100
+RATIO_LIMIT = 0.5
+SCHEMA = ROOT / "schemas" / "broker-config.schema.json"
+BASE_CONFIG = ROOT / "config" / "brokers" / "binance.json"
+
+
+def make_configs(directory: Path, count: int = N_CONFIGS) -> list[Path]:
+    """``count`` valid configs, one per ccxt exchange, derived from binance.json."""
+    from scaffolder import ccxt_metadata
+
+    base = json.loads(BASE_CONFIG.read_text(encoding="utf-8"))
+    infos = [ccxt_metadata.exchanges()[e] for e in sorted(ccxt_metadata.exchanges())]
+    if len(infos) < count:
+        raise SystemExit(f"benchmark: ccxt has only {len(infos)} exchanges, need {count}")
+    out = directory / "config" / "brokers"
+    out.mkdir(parents=True)
+    # The configs' "$schema" is ../../schemas/...; give it something to point at.
+    (directory / "schemas").mkdir()
+    shutil.copy2(SCHEMA, directory / "schemas" / SCHEMA.name)
+    paths = []
+    for info in infos[:count]:
+        config = copy.deepcopy(base)
+        config["name"] = info.id
+        config["description"] = f"{info.name} (spot)"
+        credentials = info.credentials or ["api_key", "api_secret"]
+        prefix = re.sub(r"[^A-Z0-9_]", "_", info.id.upper())
+        config["api_credentials"] = {c: f"${{{prefix}_{c.upper()}}}" for c in credentials}
+        config["settings"]["testnet"] = info.sandbox
+        config["settings"]["rate_limit"] = min(max(info.rate_limit_ms, 0), 60000)
+        path = out / f"{info.id}.json"
+        path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+@dataclass
+class Throughput:
+    label: str
+    semantic: bool
+    configs: int = 0
+    seconds: float = 0.0
+    first_pass_s: float = 0.0
+    passes: list[float] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        """Configs per second over the median pass (robust to other load on the machine)."""
+        return self.configs / len(self.passes) / statistics.median(self.passes)
+
+    @property
+    def best_per_second(self) -> float:
+        return self.configs / len(self.passes) / min(self.passes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "semantic": self.semantic,
+            "configs": self.configs,
+            "passes": len(self.passes),
+            "seconds": round(self.seconds, 4),
+            "configs_per_s": round(self.per_second, 1),
+            "best_configs_per_s": round(self.best_per_second, 1),
+            "us_per_config": round(1e6 / self.per_second, 1),
+            "first_pass_s": round(self.first_pass_s, 4),
+            "pass_median_s": round(statistics.median(self.passes), 4),
+        }
+
+
+def in_process(paths: list[Path], semantic: bool, min_seconds: float = 1.5) -> Throughput:
+    """Validate ``paths`` over and over for at least ``min_seconds``; everything must be valid."""
+    from scaffolder.validate import check_file
+
+    result = Throughput(
+        "check_file" + (" + ccxt checks" if semantic else " (schema only)"), semantic
+    )
+    start = time.perf_counter()
+    reports = [check_file(p, semantic=semantic) for p in paths]  # first pass: compiles, loads
+    result.first_pass_s = time.perf_counter() - start
+    bad = [r for r in reports if not r.ok]
+    if bad:
+        raise SystemExit(
+            f"benchmark: generated config is invalid: {bad[0].path}: {bad[0].problems}"
+        )
+    while result.seconds < min_seconds or len(result.passes) < 3:
+        start = time.perf_counter()
+        for path in paths:
+            check_file(path, semantic=semantic)
+        elapsed = time.perf_counter() - start
+        result.passes.append(elapsed)
+        result.seconds += elapsed
+        result.configs += len(paths)
+    return result
+
+
+# --- import-time profile -------------------------------------------------------------------
+
+LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| (.*)$")
+
+
+@dataclass
+class ImportNode:
+    name: str
+    self_us: int
+    cumulative_us: int
+    depth: int
+    children: list[ImportNode] = field(default_factory=list)
+
+    def walk(self, parents: tuple[ImportNode, ...] = ()):  # type: ignore[no-untyped-def]
+        yield self, parents
+        for child in self.children:
+            yield from child.walk((*parents, self))
+
+
+def parse_importtime(stderr: str) -> list[ImportNode]:
+    """The import tree of ``-X importtime`` output (children are printed before parents)."""
+    pending: dict[int, list[ImportNode]] = {}
+    for raw in stderr.splitlines():
+        match = LINE.match(raw)
+        if not match:
+            continue
+        self_us, cumulative_us, spaced = match.groups()
+        name = spaced.lstrip(" ")
+        depth = (len(spaced) - len(name)) // 2
+        node = ImportNode(name, int(self_us), int(cumulative_us), depth)
+        node.children = pending.pop(depth + 1, [])
+        pending.setdefault(depth, []).append(node)
+    return pending.get(0, [])
+
+
+def _ours(name: str) -> bool:
+    return name.split(".")[0] in {"brokers", "scaffolder"}
+
+
+def profile_imports(directory: Path, env: dict[str, str], runs: int = 5) -> dict[str, Any]:
+    """Where ``scaffolder validate DIR`` spends its import time (the median run of ``runs``)."""
+    command = [
+        sys.executable,
+        "-X",
+        "importtime",
+        "-m",
+        "scaffolder.cli",
+        "validate",
+        str(directory),
+    ]
+    profiles = []
+    for _ in range(runs):
+        elapsed, done = _bench.run_once(command, cwd=ROOT, env=env)
+        roots = parse_importtime(done.stderr)
+        profiles.append((sum(r.cumulative_us for r in roots), elapsed, roots))
+    profiles.sort(key=lambda p: p[0])
+    total_us, elapsed, roots = profiles[len(profiles) // 2]
+
+    top = sorted(roots, key=lambda n: n.cumulative_us, reverse=True)[:10]
+    top_rows = []
+    for node in top:
+        chain, cursor = [], node
+        while cursor.children:
+            cursor = max(cursor.children, key=lambda n: n.cumulative_us)
+            if cursor.cumulative_us < 2000:
+                break
+            chain.append(f"{cursor.name} {cursor.cumulative_us / 1000:.1f}")
+            if len(chain) == 3:
+                break
+        top_rows.append(
+            {
+                "module": node.name,
+                "cumulative_ms": round(node.cumulative_us / 1000, 1),
+                "heaviest_path": " > ".join(chain),
+            }
+        )
+
+    # Third-party/stdlib modules imported by our own modules, with who imported them.
+    edges: dict[tuple[str, str], int] = {}
+    for root in roots:
+        for node, parents in root.walk():
+            if _ours(node.name):
+                continue
+            importer = next((p.name for p in reversed(parents) if _ours(p.name)), None)
+            direct_parent = parents[-1].name if parents else None
+            if importer is None or direct_parent != importer:
+                continue
+            key = (node.name, importer)
+            edges[key] = max(edges.get(key, 0), node.cumulative_us)
+    lazy = [r for r in roots if not _ours(r.name) and r.cumulative_us >= 2000]
+    foreign = sorted(edges.items(), key=lambda kv: kv[1], reverse=True)[:10]
+    return {
+        "command": command,
+        "wall_s": round(elapsed, 4),
+        "import_total_ms": round(total_us / 1000, 1),
+        "top_level": top_rows,
+        "imported_by_our_modules": [
+            {"module": m, "imported_by": who, "cumulative_ms": round(us / 1000, 1)}
+            for (m, who), us in foreign
+            if us >= 2000
+        ],
+        "top_level_foreign": [
+            {"module": r.name, "cumulative_ms": round(r.cumulative_us / 1000, 1)} for r in lazy
+        ],
+    }
+
+
+def print_profile(profile: dict[str, Any]) -> None:
+    print()
+    print(
+        f"import profile of `python -X importtime -m scaffolder.cli validate DIR` (median of runs): "
+        f"wall {profile['wall_s'] * 1000:.0f} ms, imports {profile['import_total_ms']:.0f} ms"
+    )
+    print(
+        _bench.table(
+            ["top-level import", "cum ms", "heaviest path (cum ms)"],
+            [(r["module"], r["cumulative_ms"], r["heaviest_path"]) for r in profile["top_level"]],
+        )
+    )
+    if profile["imported_by_our_modules"]:
+        print()
+        print(
+            _bench.table(
+                ["module", "imported by", "cum ms"],
+                [
+                    (r["module"], r["imported_by"], r["cumulative_ms"])
+                    for r in profile["imported_by_our_modules"]
+                ],
+            )
+        )
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    _bench.add_common_args(parser, runs=11)
+    parser.add_argument("--profile", action="store_true", help="import profile even when OK")
+    args = parser.parse_args(argv)
+    quiet = args.json
+    start_note = _bench.machine_note()
+
+    from scaffolder import ccxt_metadata
+
+    cache = ccxt_metadata.cache_path()
+    cache_existed = cache.exists()
+    scaffolder = _bench.venv_bin("scaffolder")
+    check_jsonschema = _bench.venv_bin("check-jsonschema")
+    env = _bench.child_env(pyc_cache=not args.no_pyc_cache)
+
+    with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
+        paths = make_configs(Path(tmp))
+        directory = paths[0].parent
+        # Warm-up: builds the ccxt metadata cache if it is missing, and fills the OS page cache.
+        warm_s, _ = _bench.run_once([scaffolder, "validate", str(directory)], cwd=ROOT, env=env)
+        _bench.log(
+            f"ccxt metadata cache {cache} "
+            f"{'existed' if cache_existed else 'was built'}; warm-up run {warm_s:.2f} s",
+            quiet=quiet,
+        )
+
+        _bench.log("in-process throughput...", quiet=quiet)
+        throughputs = [in_process(paths, semantic=True), in_process(paths, semantic=False)]
+
+        _bench.log(f"whole process, {args.runs} interleaved runs each...", quiet=quiet)
+        files = [str(p) for p in paths]
+        ours = Timing("scaffolder validate DIR", [scaffolder, "validate", str(directory)])
+        schema_only = Timing(
+            "scaffolder validate --no-ccxt-checks DIR",
+            [scaffolder, "validate", "--no-ccxt-checks", str(directory)],
+        )
+        theirs = Timing(
+            "check-jsonschema --schemafile ... <100 files>",
+            [check_jsonschema, "--schemafile", str(SCHEMA.relative_to(ROOT)), *files],
+        )
+        bare = Timing("python -c pass (interpreter floor)", [sys.executable, "-c", "pass"])
+        timings = [ours, theirs, schema_only, bare]
+        _bench.time_interleaved(timings, args.runs, cwd=ROOT, env=env)
+        ratio = ours.median / theirs.median
+        target = Target(
+            "scaffolder validate / check-jsonschema (whole process, 100 files)",
+            ratio,
+            RATIO_LIMIT,
+            "x",
+        )
+        profile = profile_imports(directory, env) if (not target.ok or args.profile) else None
+
+    results: dict[str, Any] = {
+        "configs": len(paths),
+        "ccxt_metadata_cache": {"path": str(cache), "existed_before": cache_existed},
+        "environment": _bench.describe_env(env),
+        "machine_at_start": start_note,
+        "machine_at_end": _bench.machine_note(),
+        "in_process": [t.as_dict() for t in throughputs],
+        "whole_process": [t.as_dict() for t in timings],
+        "ratio": round(ratio, 4),
+        "ratio_of_minimums": round(ours.best / theirs.best, 4),
+        "import_profile": profile,
+    }
+    if not args.json:
+        print(
+            f"{len(paths)} configs (binance.json renamed to ccxt exchanges, all valid); "
+            f"ccxt metadata cache {'existed' if cache_existed else 'built by the warm-up run'}: "
+            f"{cache}"
+        )
+        print(f"subprocesses: {_bench.describe_env(env)}")
+        print(
+            f"machine: {os.cpu_count()} CPUs; at start {start_note}; at end {_bench.machine_note()}"
+        )
+        print()
+        print(
+            _bench.table(
+                [
+                    "in-process (100 files a pass)",
+                    "passes",
+                    "configs/s",
+                    "best configs/s",
+                    "us/config",
+                    "first pass s",
+                ],
+                [
+                    (
+                        t.label,
+                        len(t.passes),
+                        round(t.per_second),
+                        round(t.best_per_second),
+                        round(1e6 / t.per_second, 1),
+                        t.first_pass_s,
+                    )
+                    for t in throughputs
+                ],
+            )
+        )
+        print()
+        print(
+            _bench.table(
+                [
+                    f"whole process ({args.runs} runs)",
+                    "median s",
+                    "min s",
+                    "max s",
+                    "x check-jsonschema",
+                ],
+                [
+                    (t.label, t.median, t.best, t.worst, round(t.median / theirs.median, 3))
+                    for t in timings
+                ],
+            )
+        )
+        print(
+            f"ratio of medians {ratio:.3f} (the target); ratio of fastest runs "
+            f"{ours.best / theirs.best:.3f}"
+        )
+        if profile:
+            print_profile(profile)
+        print()
+    return _bench.emit(results, [target], args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
