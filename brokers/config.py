@@ -11,17 +11,27 @@ import functools
 import json
 import os
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from brokers.errors import ConfigError
-from brokers.json_positions import locate, pointer_of
+from brokers.json_positions import (
+    duplicate_keys,
+    first_outside_strings,
+    line_col,
+    locate,
+    nesting_offset,
+    pointer_of,
+)
 from brokers.retry import RetryPolicy
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "broker-config.schema.json"
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: Deepest nesting of objects and lists accepted in a config (a config needs 4 or 5).
+MAX_NESTING = 100
 
 #: Our credential names -> ccxt's attribute names.
 CCXT_CREDENTIALS: dict[str, str] = {
@@ -86,9 +96,26 @@ def schema() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
-    return Draft202012Validator(schema())
+    strict = validators.extend(Draft202012Validator, {"pattern": _pattern_keyword})
+    return strict(schema())
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    """``pattern`` with ECMA-262's ``$`` (the end of the string, as JSON Schema specifies)."""
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not _ecma_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@functools.lru_cache(maxsize=64)
+def _ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """Python's ``$`` also matches before a final newline: ``^[a-z]+$`` took ``"binance\\n"``."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
 
 
 @dataclass(frozen=True)
@@ -103,7 +130,11 @@ class Problem:
 
 
 def read_document(path: str | Path) -> tuple[str, Any]:
-    """Read and parse a JSON file; syntax errors become a ConfigError with line and column."""
+    """Read and parse a JSON file; syntax errors become a ConfigError with line and column.
+
+    Strict JSON only: no NaN or Infinity, no key twice in one object (the last would silently
+    win, and could hide a literal secret), no byte order mark, at most ``MAX_NESTING`` levels.
+    """
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -113,14 +144,98 @@ def read_document(path: str | Path) -> tuple[str, Any]:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", path=name) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", path=name) from exc
+    if text.startswith("\ufeff"):
+        raise ConfigError(
+            "the file starts with a byte order mark (BOM): save it as UTF-8 without one",
+            path=name,
+            line=1,
+            column=1,
+        )
     try:
-        return text, json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_pairs)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"invalid JSON: {exc.msg}", path=name, line=exc.lineno, column=exc.colno
         ) from exc
-    except RecursionError as exc:
-        raise ConfigError("invalid JSON: nested too deeply", path=name) from exc
+    except _DuplicateKey as exc:
+        pointer, line, column = next(iter(duplicate_keys(text)), ("", None, None))
+        key = (
+            pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~") if pointer else exc.key
+        )
+        raise ConfigError(
+            f"the key {key!r} appears twice in one object: JSON keeps only the last one, "
+            "so remove the other",
+            path=name,
+            pointer=pointer,
+            line=line,
+            column=column,
+        ) from exc
+    except _NotJson as exc:
+        raise _syntax_error(name, text, exc.pattern, exc.message) from exc
+    except ValueError as exc:  # an integer too long for int(): see sys.get_int_max_str_digits
+        limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
+        raise _syntax_error(
+            name, text, rf"-?\d{{{limit + 1},}}", f"a number longer than {limit} digits"
+        ) from exc
+    except RecursionError:
+        document = None
+    deep = nesting_offset(text, MAX_NESTING)
+    if deep is not None:
+        line, column = line_col(text, deep)
+        raise ConfigError(
+            f"invalid JSON: nested more than {MAX_NESTING} levels deep",
+            path=name,
+            line=line,
+            column=column,
+        )
+    return text, document
+
+
+class _NotJson(ValueError):
+    def __init__(self, pattern: str, message: str) -> None:
+        super().__init__(message)
+        self.pattern = pattern
+        self.message = message
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_constant(constant: str) -> Any:
+    raise _NotJson(r"-?Infinity|NaN", f"{constant} is not a JSON number: write a number (or null)")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
+def _syntax_error(name: str, text: str, pattern: str, message: str) -> ConfigError:
+    offset = first_outside_strings(text, pattern)
+    line, column = line_col(text, offset) if offset is not None else (None, None)
+    return ConfigError(f"invalid JSON: {message}", path=name, line=line, column=column)
+
+
+def _nested_too_deep(document: Any) -> str | None:
+    """The pointer of the first value nested deeper than ``MAX_NESTING`` (iterative), or None."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(document, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, (dict, list)):
+            if len(path) >= MAX_NESTING:
+                return pointer_of(path)
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((child, (*path, key)) for key, child in items)
+    return None
 
 
 def schema_problems(document: Any, text: str | None = None) -> list[Problem]:
@@ -311,6 +426,9 @@ def build_config(
     Raises ConfigError for the first schema problem (call :func:`schema_problems` for all of
     them) and, when ``resolve_env``, for a missing environment variable.
     """
+    deep = _nested_too_deep(document)
+    if deep is not None:
+        raise ConfigError(f"nested more than {MAX_NESTING} levels deep", path=source, pointer=deep)
     problems = schema_problems(document, text)
     if problems:
         first = problems[0]

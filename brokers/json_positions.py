@@ -13,6 +13,7 @@ import re
 _WS = re.compile(r"[ \t\n\r]*")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
+_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def escape_pointer_token(token: str) -> str:
@@ -29,6 +30,8 @@ class _Scanner:
     def __init__(self, text: str) -> None:
         self.text = text
         self.positions: dict[str, int] = {}
+        #: Keys that repeat within one object: (pointer, offset of the repeat).
+        self.duplicates: list[tuple[str, int]] = []
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def skip_ws(self, i: int) -> int:
@@ -53,6 +56,7 @@ class _Scanner:
         i = self.skip_ws(i)
         if self.text[i : i + 1] == "}":
             return i + 1
+        seen: set[str] = set()
         while True:
             i = self.skip_ws(i)
             match = _STRING.match(self.text, i)
@@ -60,6 +64,9 @@ class _Scanner:
                 raise ValueError(f"expected a key at offset {i}")
             key = json.loads(match.group(0))
             child = pointer + "/" + escape_pointer_token(key)
+            if key in seen:
+                self.duplicates.append((child, i))
+            seen.add(key)
             self.positions[child] = i
             i = self.skip_ws(match.end())
             i = self.value(i + 1, child, record=False)  # skip ':'
@@ -103,9 +110,52 @@ def locate(text: str, pointer: str) -> tuple[int, int]:
     scanner = _Scanner(text)
     try:
         scanner.value(0, "")
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         return 1, 1
     probe = pointer
     while probe not in scanner.positions and probe:
         probe = probe.rsplit("/", 1)[0]
     return scanner.line_col(scanner.positions.get(probe, 0))
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    """Line and column (from 1) of ``offset`` in ``text``."""
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def duplicate_keys(text: str) -> list[tuple[str, int, int]]:
+    """Keys repeated within one object of a valid JSON text: (pointer, line, column) of each repeat.
+
+    JSON parsers keep the last of two equal keys, so a repeat hides what comes before it.
+    """
+    scanner = _Scanner(text)
+    try:
+        scanner.value(0, "")
+    except (ValueError, IndexError, RecursionError):
+        return []
+    return [(pointer, *scanner.line_col(offset)) for pointer, offset in scanner.duplicates]
+
+
+def nesting_offset(text: str, limit: int) -> int | None:
+    """Offset of the first ``[`` or ``{`` nested deeper than ``limit`` levels, or None.
+
+    Iterative, so it works on texts too deep for the recursive scanner (and for ``json``).
+    """
+    depth = 0
+    for match in _BRACKET.finditer(text):
+        token = match.group(0)
+        if token in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return match.start()
+        elif token in ("]", "}"):
+            depth -= 1
+    return None
+
+
+def first_outside_strings(text: str, pattern: str) -> int | None:
+    """Offset of the first match of ``pattern`` that is not inside a JSON string, or None."""
+    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|' + f"(?:{pattern})", text):
+        if not match.group(0).startswith('"'):
+            return match.start()
+    return None

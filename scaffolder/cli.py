@@ -395,5 +395,28 @@ def standin(port: int, api_key: str, secret: str) -> None:
     sys.exit(serve(["--port", str(port), "--api-key", api_key, "--secret", secret]))
 
 
+@main.command()
+@click.argument("name", shell_complete=_complete_broker)
+@click.option(
+    "--via",
+    metavar="URL",
+    help="Send the traffic to URL instead (a proxy, or the local stand-in), as `record` does.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@user_errors
+def doctor(name: str, via: str | None, as_json: bool) -> None:
+    """Check broker NAME: config, credentials, TLS, clock skew, a signed read.
+
+    One line per check, `ok|warn|fail  <check>: <detail>`; when the exchange refuses the
+    signature, what was signed is shown with the key, the secret and the signature masked.
+    Exit 0 when no check failed, 1 otherwise, 2 for a usage error.
+    """
+    from scaffolder.doctor import run as run_doctor
+
+    report = run_doctor(name, _root(), via=via)
+    click.echo(report.as_json() if as_json else report.text())
+    sys.exit(report.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -31,6 +31,8 @@ from scaffolder.wiring import rewire, wiring_paths
 
 TEMPLATE_RELPATH = Path("templates") / "broker"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+#: The config schema's ``maxLength`` for ``name`` (longer names also overflow file names).
+MAX_NAME_LENGTH = 64
 #: Modules of the runtime a broker package would shadow.
 RESERVED_NAMES = frozenset(
     {
@@ -72,6 +74,10 @@ def check_name(name: str) -> None:
         raise UsageError(f"{name!r} is a path, not a name: {allowed}")
     if not NAME_PATTERN.fullmatch(name):
         raise UsageError(f"{name!r} is not a valid broker name: {allowed}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise UsageError(
+            f"the broker name has {len(name)} characters, more than {MAX_NAME_LENGTH}: {allowed}"
+        )
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise UsageError(f"{name!r} is a Python keyword and cannot name a package; {allowed}")
     if name in RESERVED_NAMES:

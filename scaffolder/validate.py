@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -114,7 +115,9 @@ def check_file(path: Path, *, semantic: bool = True) -> FileReport:
     try:
         text, document = read_document(path)
     except ConfigError as exc:
-        report.problems.append(Problem("", exc.message, "json", exc.line, exc.column))
+        report.problems.append(
+            Problem(exc.pointer or "", exc.message, "json", exc.line, exc.column)
+        )
         return report
     report.problems.extend(schema_problems(document, text))
     if semantic:
@@ -128,7 +131,9 @@ def render_text(reports: list[FileReport]) -> str:
     for report in reports:
         for p in report.problems:
             lines.append(
-                f"{report.path}:{p.line or 1}:{p.column or 1} {p.pointer or '/'}: {p.message}"
+                one_line(
+                    f"{report.path}:{p.line or 1}:{p.column or 1} {p.pointer or '/'}: {p.message}"
+                )
             )
     bad = sum(1 for r in reports if not r.ok)
     problems = sum(len(r.problems) for r in reports)
@@ -137,6 +142,17 @@ def render_text(reports: list[FileReport]) -> str:
     else:
         lines.append(f"ok: {len(reports)} file(s) valid")
     return "\n".join(lines)
+
+
+def one_line(text: str) -> str:
+    """``text`` safe to print as one line: control, format and separator characters and lone
+    surrogates (keys in a config may hold any of them) are shown as escapes."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+        else char
+        for char in text
+    )
 
 
 def render_json(reports: list[FileReport]) -> str:

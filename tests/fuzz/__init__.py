@@ -1,0 +1,73 @@
+"""Fuzz tests (hypothesis): configs, broker names, corrupted cassettes.
+
+Each test counts the cases it ran. With ``FUZZ_STATS`` set in the environment the counts are
+merged into ``.fuzz-stats.json`` at the repository root, in the shape ``scripts/reliability.py
+--fuzz-stats`` reads: ``{"cases": N, "targets": {test: N}, "failures": N, "tests": {...}}``,
+where ``failures`` counts cases that ended in a traceback tolerated as a known bug;
+without it nothing is written to the repository: no example database, and hypothesis's caches
+go to a temporary directory (unless ``HYPOTHESIS_STORAGE_DIRECTORY`` says where).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+STATS_FILE = ROOT / ".fuzz-stats.json"
+STATS_VARIABLE = "FUZZ_STATS"
+
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    _HOME = tempfile.mkdtemp(prefix="fuzz-hypothesis-")
+    atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
+    set_hypothesis_home_dir(_HOME)
+
+
+def fuzz_settings(max_examples: int, **overrides: Any) -> settings:
+    """Settings for a fuzz test: no deadline, no example database written to disk."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        **overrides,
+    )
+
+
+def record_stats(test: str, outcomes: Counter[str], **extra: Any) -> None:
+    """Merge ``test``'s case count (the sum of ``outcomes``) into the stats file, if asked for.
+
+    An outcome called ``known_bug`` counts as a failure.
+    """
+    if not os.environ.get(STATS_VARIABLE):
+        return
+    try:
+        stats = json.loads(STATS_FILE.read_text(encoding="utf-8"))
+        if not isinstance(stats, dict) or not isinstance(stats.get("tests"), dict):
+            raise ValueError
+    except (OSError, ValueError):
+        stats = {"tests": {}}
+    stats["tests"][test] = {
+        "cases": sum(outcomes.values()),
+        "outcomes": dict(sorted(outcomes.items())),
+        **extra,
+    }
+    tests = stats["tests"]
+    stats["cases"] = sum(t.get("cases", 0) for t in tests.values())
+    stats["targets"] = {name: t.get("cases", 0) for name, t in sorted(tests.items())}
+    stats["failures"] = sum(t.get("outcomes", {}).get("known_bug", 0) for t in tests.values())
+    fd, tmp = tempfile.mkstemp(dir=ROOT, prefix=".fuzz-stats.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(stats, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(tmp, STATS_FILE)
