@@ -90,15 +90,47 @@ def audit_file(path: Path, secrets: Mapping[str, str]) -> list[Finding]:
     ]
     if path.suffix == ".json":
         return findings
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        document = yaml.load(text, Loader=loader)
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return [*findings, Finding(name, "file", f"is not valid YAML ({exc.__class__.__name__})")]
-    interactions = document.get("interactions", []) if isinstance(document, dict) else []
-    for index, interaction in enumerate(interactions):
-        request = (interaction or {}).get("request") or {}
-        findings.extend(_audit_request(name, index, request))
+    problem = _shape_problem(document)
+    if problem:
+        return [*findings, Finding(name, "file", f"is not a vcrpy cassette: {problem}")]
+    for index, interaction in enumerate(document.get("interactions") or []):
+        try:
+            findings.extend(_audit_request(name, index, interaction["request"]))
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+            findings.append(
+                Finding(
+                    name, f"interaction {index}", f"cannot be audited ({exc.__class__.__name__})"
+                )
+            )
     return findings
+
+
+def _shape_problem(document: object) -> str | None:
+    """Why ``document`` is not a vcrpy cassette (interactions of request mappings), or None."""
+    if not isinstance(document, dict):
+        return f"the top level is {type(document).__name__}, not a mapping"
+    if "interactions" not in document:
+        return "it has no interactions"
+    interactions = document["interactions"]
+    if interactions is None:
+        return "interactions is empty (null)"
+    if not isinstance(interactions, list):
+        return f"interactions is {type(interactions).__name__}, not a list"
+    for index, interaction in enumerate(interactions):
+        request = interaction.get("request") if isinstance(interaction, dict) else None
+        if not isinstance(request, dict):
+            return f"interaction {index} has no request mapping"
+        headers = request.get("headers") or {}
+        if not isinstance(headers, dict) or not all(isinstance(k, str) for k in headers):
+            return f"interaction {index} has headers that are not a mapping of names"
+        if not isinstance(request.get("uri", ""), str):
+            return f"interaction {index} has a uri that is not text"
+    return None
 
 
 def _audit_request(name: str, index: int, request: dict) -> list[Finding]:

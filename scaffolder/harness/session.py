@@ -44,11 +44,44 @@ def matcher_name(broker: str) -> str:
     return f"{MATCHER_PREFIX}_{broker}" if broker in SCHEMES else MATCHER_PREFIX
 
 
+class CassetteReadError(Exception):
+    """A cassette file exists but cannot be read as a vcrpy cassette."""
+
+
+class NamingPersister:
+    """Wraps a vcrpy persister so that an unreadable cassette names its file and the remedy.
+
+    A missing cassette still goes through as vcrpy expects (a new, empty cassette).
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def load_cassette(self, cassette_path: Any, serializer: Any) -> Any:
+        from vcr.cassette import CassetteNotFoundError
+
+        try:
+            return self.inner.load_cassette(cassette_path, serializer)
+        except CassetteNotFoundError:
+            raise
+        except Exception as exc:
+            raise CassetteReadError(
+                f"{cassette_path}: cannot be read as a cassette ({type(exc).__name__}: {exc}); "
+                "restore it from git, or re-record it with `scaffolder record NAME`"
+            ) from exc
+
+    def save_cassette(self, cassette_path: Any, cassette_dict: Any, serializer: Any) -> Any:
+        return self.inner.save_cassette(cassette_path, cassette_dict, serializer=serializer)
+
+
 def register_matchers(vcr: Any) -> None:
-    """Register the generic and the per-exchange matchers on a vcrpy ``VCR``."""
+    """Register the generic and the per-exchange matchers on a vcrpy ``VCR``, and wrap its
+    persister so that an unreadable cassette is reported with its file name."""
     vcr.register_matcher(MATCHER_PREFIX, make_matcher(None))
     for name in SCHEMES:
         vcr.register_matcher(f"{MATCHER_PREFIX}_{name}", make_matcher(name))
+    if not isinstance(vcr.persister, NamingPersister):
+        vcr.register_persister(NamingPersister(vcr.persister))
 
 
 def harness_vcr_config(

@@ -9,8 +9,8 @@ What must hold:
 
 * ``cassettes audit`` exits 0 or 1 with a summary line, every finding names the file, and a file
   that is not YAML is a finding (exit 1), never a traceback. Crashes inside the audit on
-  cassettes of the wrong shape are a known bug of ``scaffolder/harness/audit.py`` (not
-  fixed here): they are counted as ``known_bug`` and pinned by the strict xfail below.
+  cassettes of the wrong shape used to crash the audit; a crash is now a failure (the
+  ``known_bug`` counter must stay at zero).
 * Replayed the way the contract replays (vcrpy, record mode ``none``, the harness's matchers and
   configuration), a corrupted cassette is never rewritten; the broker call itself raises only
   ``BrokerError``s; everything vcrpy or YAML cannot read fails when the cassette is loaded,
@@ -149,13 +149,7 @@ def test_audit_of_corrupted_cassettes(tmp_path: Path, monkeypatch: pytest.Monkey
         result = CliRunner().invoke(main, ["cassettes", "audit", str(target)])
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             exc = result.exception
-            known_bug = passed_through_audit(exc) and isinstance(
-                exc, (AttributeError, TypeError, ValueError, RecursionError)
-            )
-            assert known_bug, f"traceback {exc!r} for {case.labels}: {case.data[:200]!r}"
-            known[type(exc).__name__] += 1
-            outcomes["known_bug"] += 1
-            return
+            raise AssertionError(f"traceback {exc!r} for {case.labels}: {case.data[:200]!r}")
         assert result.exit_code in (0, 1), result.output
         *findings, summary = result.output.rstrip("\n").split("\n")
         match = SUMMARY.match(summary)
@@ -262,10 +256,6 @@ AUDIT_CRASHERS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scaffolder/harness/audit.py assumes vcrpy's cassette layout (see the fuzz report)",
-)
 @pytest.mark.parametrize("text", AUDIT_CRASHERS.values(), ids=AUDIT_CRASHERS.keys())
 def test_audit_reports_a_cassette_of_the_wrong_shape_without_a_traceback(tmp_path, text):
     path = tmp_path / "cassette.yaml"
@@ -290,11 +280,6 @@ REPLAY_UNREADABLE = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the harness does not yet turn vcrpy/YAML load errors into a message naming the "
-    "cassette (suggested: a persister registered in scaffolder/harness/session.py)",
-)
 @pytest.mark.parametrize("data", REPLAY_UNREADABLE.values(), ids=REPLAY_UNREADABLE.keys())
 def test_an_unreadable_cassette_fails_replay_naming_the_file(tmp_path, broker, data):
     path = tmp_path / "get_balance.yaml"
