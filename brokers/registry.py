@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Mapping
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,8 @@ ENTRY_POINT_GROUP = "broker_scaffolder.brokers"
 
 def available() -> dict[str, str]:
     """Every known broker name -> ``module:Class``; in-tree brokers win over plug-ins."""
+    from importlib.metadata import entry_points  # costs ~20 ms: only when a broker is looked up
+
     from brokers.registered import BROKERS
 
     found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}

@@ -28,10 +28,13 @@ def test_plugins_are_found_through_the_entry_point_group(monkeypatch):
     plugin = EntryPoint(
         name="plugex", value="brokers.rest_broker:RestBroker", group=registry.ENTRY_POINT_GROUP
     )
+    import importlib.metadata
+
+    real = importlib.metadata.entry_points
     monkeypatch.setattr(
-        registry,
+        importlib.metadata,
         "entry_points",
-        lambda group: [plugin] if group == registry.ENTRY_POINT_GROUP else [],
+        lambda group: [plugin] if group == registry.ENTRY_POINT_GROUP else real(group=group),
     )
     assert registry.available()["plugex"] == "brokers.rest_broker:RestBroker"
     from brokers.rest_broker import RestBroker
