@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from brokers.config import (
     ENV_REFERENCE,
@@ -52,6 +52,7 @@ from brokers.errors import AuthenticationError, BrokerError, ConfigError, map_ex
 from brokers.retry import NO_RETRY
 from brokers.signing import mask
 from scaffolder.errors import UsageError
+from scaffolder.harness.record import move_url, redirect_exchange
 from scaffolder.validate import one_line
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -144,12 +145,6 @@ class Redactor:
         for value, shown in self._pairs:
             text = text.replace(value, shown)
         return one_line(_SIGNATURE_PARAM.sub(r"\1***", text))
-
-
-def move_url(url: str, via: str) -> str:
-    """``url`` with its scheme and host taken from ``via`` (the path kept)."""
-    target, parts = urlsplit(via), urlsplit(url)
-    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
 
 
 def _now_ms() -> float:
@@ -375,9 +370,7 @@ class _Doctor:
                 exchange = broker.exchange
                 self.urls = _api_urls(exchange.urls.get("api"))
                 if self.via:
-                    from scaffolder.harness.record import _redirect
-
-                    _redirect(exchange, self.via)
+                    redirect_exchange(exchange, self.via)
                 what = f"ccxt exchange {exchange.id}, {where}"
             elif isinstance(broker, RestBroker):
                 self.integration = "rest"

@@ -45,14 +45,18 @@ class RecordReport:
     replay_exit_code: int | None = None
 
 
-def _redirect(exchange: Any, via: str) -> dict[str, str]:
+def move_url(url: str, via: str) -> str:
+    """``url`` with its scheme and host taken from ``via`` (the path and query kept)."""
+    target, parts = urlsplit(via), urlsplit(url)
+    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+
+
+def redirect_exchange(exchange: Any, via: str) -> dict[str, str]:
     """Point every API URL of a ccxt exchange at ``via`` (same paths); return the aliases back."""
-    target = urlsplit(via)
     aliases: dict[str, str] = {}
 
     def move(url: str) -> str:
-        parts = urlsplit(url)
-        moved = urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+        moved = move_url(url, via)
         aliases[moved] = url
         return moved
 
@@ -105,7 +109,7 @@ def record(
         )
     klass = broker_class(name)
     broker: Any = klass(config)
-    aliases = _redirect(broker.exchange, via) if via else {}
+    aliases = redirect_exchange(broker.exchange, via) if via else {}
     progress(f"connecting to {name}" + (f" via {via}" if via else ""))
     broker.connect()
     pairs = list(config.supported_pairs)
