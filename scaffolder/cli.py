@@ -22,6 +22,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
+#: ``--format text|json``, shared by the commands that report findings.
+FORMAT_OPTION = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output for people (text) or machines (json).",
+)
+
 
 def fail(message: str, code: int = EXIT_FAIL) -> None:
     """Print ``message`` as one line on stderr and exit with ``code``."""
@@ -56,14 +66,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output for people (text) or machines (json).",
-)
+@FORMAT_OPTION
 @click.option(
     "--no-ccxt-checks",
     is_flag=True,
@@ -315,13 +318,7 @@ def cassettes() -> None:
 
 @cassettes.command(name="audit")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@FORMAT_OPTION
 @user_errors
 def cassettes_audit(paths: tuple[Path, ...], output_format: str) -> None:
     """Scan cassettes (default: cassettes/) for secrets; exit 1 on any finding."""
