@@ -1,31 +1,14 @@
 """The trading bot's broker runtime: ``create_broker(name, config)`` and the ``BaseBroker`` API.
 
-Importing this package is cheap: it does not import ccxt or any broker until one is created.
+Importing this package is cheap: the names below are imported on first use (PEP 562), so
+``import brokers`` imports neither ccxt nor a broker, and ``brokers.errors`` alone does not
+pull in the config loader or the registry.
 """
 
-from brokers.base import BaseBroker
-from brokers.config import BrokerConfig, load_config
-from brokers.errors import (
-    AuthenticationError,
-    BadResponseError,
-    BrokerConnectionError,
-    BrokerError,
-    ConfigError,
-    DuplicateOrderError,
-    ExchangeError,
-    ExchangeUnavailableError,
-    InsufficientFundsError,
-    InvalidOrderError,
-    InvalidRequestError,
-    InvalidSymbolError,
-    NotConnectedError,
-    NotSupportedError,
-    OrderNotFoundError,
-    RateLimitError,
-    RequestTimeoutError,
-    UnknownBrokerError,
-)
-from brokers.registry import available, broker_class, create_broker
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "AuthenticationError",
@@ -53,3 +36,53 @@ __all__ = [
     "create_broker",
     "load_config",
 ]
+
+#: Public name -> the module that defines it (every ``...Error`` comes from brokers.errors).
+_EXPORTS: dict[str, str] = {
+    "BaseBroker": "brokers.base",
+    "BrokerConfig": "brokers.config",
+    "load_config": "brokers.config",
+    "available": "brokers.registry",
+    "broker_class": "brokers.registry",
+    "create_broker": "brokers.registry",
+    **{name: "brokers.errors" for name in __all__ if name.endswith("Error")},
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'brokers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # for type checkers and editors; not executed at run time
+    from brokers.base import BaseBroker
+    from brokers.config import BrokerConfig, load_config
+    from brokers.errors import (
+        AuthenticationError,
+        BadResponseError,
+        BrokerConnectionError,
+        BrokerError,
+        ConfigError,
+        DuplicateOrderError,
+        ExchangeError,
+        ExchangeUnavailableError,
+        InsufficientFundsError,
+        InvalidOrderError,
+        InvalidRequestError,
+        InvalidSymbolError,
+        NotConnectedError,
+        NotSupportedError,
+        OrderNotFoundError,
+        RateLimitError,
+        RequestTimeoutError,
+        UnknownBrokerError,
+    )
+    from brokers.registry import available, broker_class, create_broker

@@ -58,3 +58,25 @@ def test_create_broker_builds_from_a_document(monkeypatch, config_doc, canary_en
     broker = registry.create_broker("binance", config_doc)
     assert broker.config.credentials["api_key"] == "CANARY-API-KEY-0000"
     assert not broker.is_connected()
+
+
+def test_every_public_name_of_the_package_resolves_lazily() -> None:
+    import importlib
+    import subprocess
+    import sys
+
+    import brokers
+
+    for name in brokers.__all__:
+        assert getattr(brokers, name) is getattr(
+            importlib.import_module(brokers._EXPORTS[name]), name
+        )
+    assert sorted(brokers._EXPORTS) == sorted(brokers.__all__)
+    # Only what is used gets imported: the error tree alone pulls in neither config nor ccxt.
+    probe = (
+        "import sys; import brokers.errors; "
+        "print(sorted(m for m in ('brokers.config', 'brokers.registry', 'ccxt', 'jsonschema') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -12,6 +12,8 @@ What must hold, whatever the input:
   ``file:line:col /pointer: message`` with a line inside the file; the JSON format agrees.
 * ``load_config`` raises nothing but ``ConfigError`` (naming the file), and it accepts exactly
   what the schema-only validation accepts.
+* The compiled fast path (fastjsonschema) accepts exactly what jsonschema, the reference,
+  accepts, and leaves the document as it was.
 * Whatever is accepted is strict JSON without duplicate keys, its name is a valid broker name,
   its pairs are unified symbols and its credentials are only ``${VAR}`` references.
 * A mutation known to be wrong (out of range, literal secret...) is reported at its pointer,
@@ -35,7 +37,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from brokers.config import BrokerConfig, load_config
+from brokers.config import BrokerConfig, _validator, fast_accepts, load_config, read_document
 from brokers.errors import ConfigError
 from scaffolder.cli import main
 from scaffolder.validate import check_file
@@ -467,7 +469,26 @@ def check_case(case: Case, path: Path, outcomes: Counter[str]) -> None:
     )
     if loaded:
         assert strictness_violations(case.data) == [], case.labels
+    check_fast_path(path)
     outcomes["valid" if result.exit_code == 0 else "invalid"] += 1
+
+
+def check_fast_path(path: Path) -> None:
+    """The compiled validator and jsonschema agree on the parsed document, which stays as it was."""
+    try:
+        _, document = read_document(path)
+    except ConfigError:
+        return
+    if document is None:  # nested too deep to parse: refused before any schema check
+        return
+    before = copy.deepcopy(document)
+    fast = fast_accepts(document)
+    assert document == before, "the fast validator changed the document"
+    reference = next(iter(_validator().iter_errors(document)), None)
+    assert fast == (reference is None), (
+        f"fast path {'accepts' if fast else 'refuses'} a document jsonschema "
+        f"{'refuses' if reference is not None else 'accepts'}: {reference}"
+    )
 
 
 def test_fuzzed_configs_through_validate_and_load_config(tmp_path: Path) -> None:
