@@ -4,14 +4,19 @@ A generated REST broker subclasses :class:`RestBroker` and states its URLs, sign
 endpoint paths and, where its JSON differs, the ``parse_*`` normalisers. The defaults speak a
 Binance-style API (``/api/v3/...``, HMAC-SHA256 over the query), which many exchanges copy, so
 a new broker starts from something that works and changes only what differs.
+
+With ``websocket = True`` and a ``ws_url``, ``subscribe_ticker`` streams tickers over a
+WebSocket (:class:`brokers.streaming.WebSocketTickerStream`); the messages and their parsing
+default to Binance's ``<symbol>@ticker`` streams, overridable in the same way.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 
@@ -26,6 +31,7 @@ from brokers.errors import (
     InsufficientFundsError,
     InvalidOrderError,
     InvalidRequestError,
+    NotSupportedError,
     OrderNotFoundError,
     RateLimitError,
     error_for_status,
@@ -46,6 +52,9 @@ from brokers.shapes import (
     to_int,
 )
 from brokers.signing import Scheme, Signer
+
+if TYPE_CHECKING:
+    from brokers.streaming import ErrorCallback, TickerCallback, WebSocketTickerStream
 
 #: Binance-style error codes -> our errors (exchanges that copy Binance's API copy these too).
 BINANCE_STYLE_ERRORS: dict[str, type[BrokerError]] = {
@@ -85,6 +94,10 @@ class RestBroker(BaseBroker):
     error_codes: ClassVar[dict[str, type[BrokerError]]] = BINANCE_STYLE_ERRORS
     #: Error message fragments that identify a duplicate client order id.
     duplicate_order_markers: ClassVar[tuple[str, ...]] = ("Duplicate order",)
+    #: Whether the broker offers ``subscribe_ticker`` (over ``ws_url``/``testnet_ws_url``).
+    websocket: ClassVar[bool] = False
+    ws_url: ClassVar[str] = ""
+    testnet_ws_url: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -111,23 +124,42 @@ class RestBroker(BaseBroker):
         if clock is not None:
             self.signer.clock = clock
         self.markets: dict[str, dict[str, Any]] = {}
+        self._stream: WebSocketTickerStream | None = None
+        self._ws_request_ids = itertools.count(1)
 
     @property
     def url(self) -> str:
-        """The API root: ``custom_settings.base_url`` if set, else testnet or live URL."""
+        """The API root: ``custom_settings.base_url``/``testnet_url`` if set, else the class's."""
+        return self._pick_url("base_url", "testnet_url", "testnet URL")
+
+    @property
+    def stream_url(self) -> str:
+        """The stream root: ``custom_settings.ws_url``/``testnet_ws_url`` if set, else the class's."""
+        url = self._pick_url("ws_url", "testnet_ws_url", "testnet WebSocket URL")
+        if not url:
+            raise ConfigError(
+                f"{self.name} has no WebSocket URL; set ws_url in the broker class or "
+                "custom_settings.ws_url",
+                pointer="/custom_settings",
+                path=self.config.source,
+                broker=self.name,
+            )
+        return url
+
+    def _pick_url(self, live_key: str, testnet_key: str, what: str) -> str:
         custom = self.config.custom
         if self.config.settings.testnet:
-            url = custom.get("testnet_url") or self.testnet_url
+            url = custom.get(testnet_key) or getattr(self, testnet_key)
             if not url:
                 raise ConfigError(
-                    f"{self.name} has no testnet URL; set settings.testnet to false only if "
+                    f"{self.name} has no {what}; set settings.testnet to false only if "
                     "you mean to trade live",
                     pointer="/settings/testnet",
                     path=self.config.source,
                     broker=self.name,
                 )
             return str(url).rstrip("/")
-        return str(custom.get("base_url") or self.base_url).rstrip("/")
+        return str(custom.get(live_key) or getattr(self, live_key)).rstrip("/")
 
     # -- transport -------------------------------------------------------------------------
     def request(
@@ -253,11 +285,105 @@ class RestBroker(BaseBroker):
         return True
 
     def disconnect(self) -> None:
-        """Close the HTTP session."""
+        """Stop ticker subscriptions and close the HTTP session."""
         self._connected = False
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
         if self._session is not None:
             self._session.close()
             self._session = None
+
+    # -- streaming -------------------------------------------------------------------------
+    def subscribe_ticker(
+        self, symbol: str, callback: TickerCallback, *, on_error: ErrorCallback | None = None
+    ) -> None:
+        """Deliver every ticker update of ``symbol`` to ``callback`` (on a background thread).
+
+        The stream reconnects after drops with the config's retry policy. What goes wrong on
+        the way (an unreadable message, the stream given up) is logged and passed to
+        ``on_error``; the callback's own exceptions are logged.
+        """
+        self._require_connected()
+        self._require_symbol(symbol)
+        if not self.websocket:
+            raise NotSupportedError(
+                f"{self.name} has no ticker subscription (regenerate with websocket enabled "
+                "and the exchange's WebSocket URL)",
+                broker=self.name,
+            )
+        if self._stream is None:
+            from brokers.streaming import WebSocketTickerStream
+
+            self._stream = WebSocketTickerStream(
+                self.stream_url,
+                self,
+                broker=self.name,
+                policy=self.config.settings.retry,
+                timeout=self.config.settings.timeout / 1000,
+            )
+        self._stream.subscribe(symbol, callback, on_error)
+
+    def unsubscribe(self, symbol: str) -> None:
+        """Stop the ticker updates of ``symbol``; none arrives once this returns."""
+        if self._stream is not None:
+            self._stream.unsubscribe(symbol)
+
+    def ws_stream_name(self, symbol: str) -> str:
+        """The exchange's name of ``symbol``'s ticker stream (Binance: ``btcusdt@ticker``)."""
+        return f"{self.market_id(symbol).lower()}@ticker"
+
+    def ws_subscribe_messages(self, symbols: list[str]) -> list[Any]:
+        """The messages that subscribe to ``symbols``' tickers (Binance style)."""
+        return [self._ws_request("SUBSCRIBE", symbols)]
+
+    def ws_unsubscribe_messages(self, symbols: list[str]) -> list[Any]:
+        """The messages that end the ticker subscriptions of ``symbols`` (Binance style)."""
+        return [self._ws_request("UNSUBSCRIBE", symbols)]
+
+    def _ws_request(self, method: str, symbols: list[str]) -> dict[str, Any]:
+        return {
+            "method": method,
+            "params": [self.ws_stream_name(symbol) for symbol in symbols],
+            "id": next(self._ws_request_ids),
+        }
+
+    def parse_ws_message(self, message: Any) -> Ticker | None:
+        """The ticker in one decoded WebSocket message, or None for an acknowledgement.
+
+        Binance style: ``24hrTicker`` events, bare or wrapped as ``{"stream", "data"}``; replies
+        ``{"result", "id"}``. An error reply raises; so does a message of another shape, so the
+        stream reports it rather than dropping it unseen.
+        """
+        if isinstance(message, dict) and "stream" in message and "data" in message:
+            message = message["data"]
+        if not isinstance(message, dict):
+            raise BadResponseError(
+                f"expected a JSON object from the stream, got {message!r:.200}", broker=self.name
+            )
+        if "error" in message:
+            error = message["error"]
+            detail = error.get("msg", error) if isinstance(error, dict) else error
+            raise InvalidRequestError(
+                f"the stream refused request {message.get('id')}: {detail}", broker=self.name
+            )
+        if "result" in message and "id" in message:
+            return None
+        if message.get("e") != "24hrTicker":
+            raise BadResponseError(
+                f"not a 24hrTicker event: {json.dumps(message)[:200]}", broker=self.name
+            )
+        return {
+            "symbol": self.symbol_of(str(message["s"])),
+            "timestamp": to_int(message.get("C") or message.get("E")),
+            "last": to_float(message.get("c")),
+            "bid": to_float(message.get("b")),
+            "ask": to_float(message.get("a")),
+            "high": to_float(message.get("h")),
+            "low": to_float(message.get("l")),
+            "base_volume": to_float(message.get("v")),
+            "quote_volume": to_float(message.get("q")),
+        }
 
     # -- BaseBroker ------------------------------------------------------------------------
     def get_balance(self) -> Balance:

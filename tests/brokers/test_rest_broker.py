@@ -20,7 +20,7 @@ class Spot(RestBroker):
     key_header = "X-MBX-APIKEY"
 
 
-def make_config(standin, *, secret=SECRET, testnet=True):
+def make_config(standin, *, secret=SECRET, testnet=True, custom=None):
     return build_config(
         {
             "name": "spotrest",
@@ -35,7 +35,7 @@ def make_config(standin, *, secret=SECRET, testnet=True):
                 "retry": {"max_attempts": 3, "base_delay_ms": 0, "max_delay_ms": 0},
             },
             "supported_pairs": ["BTC/USDT", "ETH/USDT"],
-            "custom_settings": {"testnet_url": standin.url},
+            "custom_settings": {"testnet_url": standin.url, **(custom or {})},
         },
         env={"K": KEY, "S": secret},
     )
