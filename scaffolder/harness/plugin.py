@@ -38,11 +38,25 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.allowed_hosts = LOOPBACK_HOSTS
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before a cassette test's fixtures: import vcrpy without aiohttp (see vcr_loader)."""
+    from scaffolder.harness import vcr_loader
+
+    vcr_loader.capture_aiohttp_original()
+    if item.get_closest_marker("vcr") is not None or "vcr" in getattr(item, "fixturenames", ()):
+        vcr_loader.import_vcr()
+
+
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     """Register the signed-request matchers on pytest-recording's VCR."""
+    from scaffolder.harness import vcr_loader
     from scaffolder.harness.session import register_matchers
 
     register_matchers(vcr)
+    skip = vcr_loader.skip_patchers()
+    if skip and hasattr(vcr, "skip_patchers"):
+        vcr.skip_patchers = tuple(dict.fromkeys((*vcr.skip_patchers, *skip)))
 
 
 @pytest.fixture

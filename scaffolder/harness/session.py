@@ -20,6 +20,7 @@ from typing import Any
 from brokers.base import BaseBroker
 from brokers.config import BrokerConfig, env_references, load_config
 from brokers.registry import broker_class
+from scaffolder.harness import vcr_loader
 from scaffolder.harness.matching import make_matcher
 from scaffolder.harness.scrub import Scrubber
 from scaffolder.harness.signed_requests import SCHEMES
@@ -101,7 +102,7 @@ def harness_vcr_config(
                 request.uri = replacement + request.uri[len(prefix) :]
         return scrubber.request(request)
 
-    return {
+    config: dict[str, Any] = {
         # vcrpy's own matchers first: they do not change what matches (the exchange matcher
         # checks the same), but vcrpy only reports a "similar" recorded request, with the
         # exchange matcher's description of what differs, when some matcher succeeded.
@@ -111,6 +112,10 @@ def harness_vcr_config(
         "decode_compressed_response": True,
         "allow_playback_repeats": True,
     }
+    skip = vcr_loader.skip_patchers()
+    if skip:
+        config["skip_patchers"] = skip
+    return config
 
 
 def load_markets(root: Path, name: str) -> dict[str, Any] | None:

@@ -1,0 +1,128 @@
+"""vcrpy imported without aiohttp (scaffolder/harness/vcr_loader.py), and nothing lost by it.
+
+Each case runs in a fresh interpreter: what is imported, and in which order, is the point.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SERVER = """
+import asyncio, threading
+
+def serve():
+    from aiohttp import web
+
+    async def ticker(request):
+        return web.json_response({"symbol": request.query["symbol"], "price": "42.5"})
+    app = web.Application()
+    app.router.add_get("/ticker", ticker)
+    runner = web.AppRunner(app)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = site._server.sockets[0].getsockname()[1]
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    def stop():
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    return port, stop
+
+async def fetch(port):
+    import aiohttp
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{port}/ticker", params={"symbol": "BTCUSDT"}) as r:
+            return await r.json()
+"""
+
+
+def run(code: str, tmp_path: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_cassettes_replay_requests_without_importing_aiohttp(tmp_path: Path) -> None:
+    out = run(
+        f"""
+        import sys
+        from scaffolder.harness.vcr_loader import import_vcr
+        import_vcr()
+        assert "vcr.patch" in sys.modules and "aiohttp" not in sys.modules
+        import vcr, requests
+        from scaffolder.harness.session import harness_vcr_config
+        recorder = vcr.VCR(record_mode="none")
+        from scaffolder.harness.session import register_matchers
+        register_matchers(recorder)
+        with recorder.use_cassette(
+            {str(ROOT / "cassettes" / "binance" / "get_ticker.yaml")!r},
+            **harness_vcr_config("binance"),
+        ) as cassette:
+            pass
+        print(len(cassette.data) > 0, "aiohttp" in sys.modules)
+        """,
+        tmp_path,
+    )
+    assert out == "True False"
+
+
+def test_aiohttp_imported_later_is_still_recorded_and_replayed(tmp_path: Path) -> None:
+    out = run(
+        SERVER
+        + """
+import asyncio, sys
+from scaffolder.harness import vcr_loader
+vcr_loader.import_vcr()
+assert "aiohttp" not in sys.modules and vcr_loader.aiohttp_hidden()
+port, stop = serve()            # imports aiohttp, after vcrpy
+vcr_loader.capture_aiohttp_original()   # what the plugin does before each test
+import vcr
+recorder = vcr.VCR(record_mode="once", skip_patchers=vcr_loader.skip_patchers())
+with recorder.use_cassette("aio.yaml") as cassette:
+    first = asyncio.run(fetch(port))
+recorded = len(cassette.data)
+stop()                          # the server is gone: only the cassette can answer now
+replayer = vcr.VCR(record_mode="none", skip_patchers=vcr_loader.skip_patchers())
+with replayer.use_cassette("aio.yaml") as cassette:
+    second = asyncio.run(fetch(port))
+print(first == second == {"symbol": "BTCUSDT", "price": "42.5"}, recorded, cassette.play_count)
+""",
+        tmp_path,
+    )
+    assert out == "True 1 1"
+
+
+def test_aiohttp_first_imported_inside_a_cassette_fails_with_a_reason(tmp_path: Path) -> None:
+    out = run(
+        """
+import asyncio, sys
+from scaffolder.harness import vcr_loader
+vcr_loader.import_vcr()
+import vcr
+recorder = vcr.VCR(record_mode="all")   # no skip_patchers: vcrpy imports aiohttp itself
+with recorder.use_cassette("late.yaml"):
+    import aiohttp
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            await session.get("http://127.0.0.1:9/")
+    try:
+        asyncio.run(go())
+    except RuntimeError as exc:
+        print(exc)
+""",
+        tmp_path,
+    )
+    assert "aiohttp was first imported inside a cassette" in out
+    assert "import aiohttp before the cassette starts" in out
