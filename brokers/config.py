@@ -377,7 +377,7 @@ def schema_problems(document: Any, text: str | None = None) -> list[Problem]:
     """
     if fast_accepts(document):
         return []
-    problems = [_problem(error) for error in _validator().iter_errors(document)]
+    problems = [p for error in _validator().iter_errors(document) for p in _problems(error)]
     problems = _dedupe(problems)
     name = document.get("name") if isinstance(document, dict) else None
     prefix = name.upper() if isinstance(name, str) and name.isidentifier() else "BROKER"
@@ -404,6 +404,26 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return unique
 
 
+def _problems(error: Any) -> list[Problem]:
+    """One jsonschema error as problems: one per unknown key, else exactly one."""
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        path = list(error.absolute_path)
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [key for key in error.instance if key not in allowed]  # in document order
+        return [_unknown_key(path, key, allowed) for key in extra]
+    return [_problem(error)]
+
+
+def _unknown_key(path: list[Any], key: str, allowed: list[str]) -> Problem:
+    hint = difflib.get_close_matches(key, allowed, n=1)
+    suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+    return Problem(
+        pointer_of([*path, key]),
+        f"unknown key {key!r}: {suggestion}allowed here: {', '.join(allowed)}",
+        "additionalProperties",
+    )
+
+
 def _problem(error: Any) -> Problem:
     """Turn one jsonschema error into a sentence a person can act on."""
     path = list(error.absolute_path)
@@ -411,17 +431,6 @@ def _problem(error: Any) -> Problem:
     rule = str(error.validator)
     value = error.instance
     described = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
-    if rule == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
-        key = extra[0] if extra else "?"
-        hint = difflib.get_close_matches(key, allowed, n=1)
-        suggestion = f"did you mean {hint[0]!r}? " if hint else ""
-        return Problem(
-            pointer_of([*path, key]),
-            f"unknown key {key!r}: {suggestion}allowed here: {', '.join(allowed)}",
-            rule,
-        )
     if rule == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"
         return Problem(pointer, f"missing required key {missing!r}", rule)

@@ -161,3 +161,23 @@ def test_shipped_configs_are_valid():
     for path in root.glob("*.json"):
         document = json.loads(path.read_text())
         assert schema_problems(document) == [], path
+
+
+def test_every_unknown_key_is_reported_at_its_own_line(write_config, config_doc):
+    config_doc["settings"]["testnett"] = True
+    config_doc["settings"]["time_out"] = 5000
+    config_doc["colour"] = "blue"
+    path = write_config(config_doc)
+    text = path.read_text(encoding="utf-8")
+    problems = schema_problems(json.loads(text), text)
+    assert [(p.pointer, p.rule) for p in problems] == [
+        ("/settings/testnett", "additionalProperties"),
+        ("/settings/time_out", "additionalProperties"),
+        ("/colour", "additionalProperties"),
+    ]
+    assert "did you mean 'testnet'?" in problems[0].message
+    assert "did you mean 'timeout'?" in problems[1].message
+    lines = text.splitlines()
+    for problem in problems:
+        key = problem.pointer.rsplit("/", 1)[1]
+        assert f'"{key}"' in lines[problem.line - 1]
