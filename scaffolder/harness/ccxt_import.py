@@ -36,6 +36,8 @@ from vcr.request import Request as VcrRequest
 from vcr.serialize import serialize
 from vcr.serializers import yamlserializer
 
+from scaffolder.harness.canaries import ACCOUNT_KEY_EXCHANGES, account_key
+
 __all__ = [
     "MATCH_ON", "SUPPORTED_METHODS", "CcxtImportError", "ImportReport", "SkippedCase",
     "canary_credentials", "compare_parsed", "import_ccxt", "load_static_fixtures",
@@ -138,8 +140,8 @@ def canary_credentials(exchange_id: str) -> dict[str, str]:
             ser.Encoding.PEM, ser.PrivateFormat.TraditionalOpenSSL, ser.NoEncryption()
         )
         creds.update(apiKey="organizations/canary/apiKeys/CANARY-API-KEY", secret=pem.decode())
-    elif exchange_id == "gemini":  # gemini refuses keys that are not "account-" keys
-        creds["apiKey"] = "account-CANARY-API-KEY"
+    elif exchange_id in ACCOUNT_KEY_EXCHANGES:  # ccxt signs only with "account-" keys
+        creds["apiKey"] = account_key(creds["apiKey"])
     return creds
 
 

@@ -27,7 +27,8 @@ from brokers.errors import (
     OrderNotFoundError,
 )
 from scaffolder.harness import shapes_check as check
-from scaffolder.harness.session import broker_for_replay, harness_vcr_config
+from scaffolder.harness.canaries import replay_broker
+from scaffolder.harness.session import harness_vcr_config
 
 #: Contract call -> the ccxt unified method it needs.
 CCXT_METHOD = {
@@ -144,7 +145,7 @@ class BrokerContract:
     @pytest.fixture
     def broker(self, project_root: Path, scenario: dict[str, Any]) -> Iterator[BaseBroker]:
         live = scenario.get("source") == "ccxt-static"
-        broker = broker_for_replay(project_root, self.broker_name, testnet=False if live else None)
+        broker = replay_broker(project_root, self.broker_name, testnet=False if live else None)
         broker.connect()
         yield broker
         broker.disconnect()
@@ -269,15 +270,19 @@ class BrokerContract:
         with pytest.raises(OrderNotFoundError):
             self.call(broker, scenario, "cancel_order_unknown")
 
-    def test_ccxt_recorded_case(
-        self, broker: Any, project_root: Path, ccxt_case: dict[str, Any]
-    ) -> None:
+    def test_ccxt_recorded_case(self, project_root: Path, ccxt_case: dict[str, Any]) -> None:
         """ccxt's own recorded response, replayed through this broker's exchange, parses as
-        ccxt's offline tests expect (skipKeys honoured)."""
+        ccxt's offline tests expect (skipKeys honoured). The cases come from the live API,
+        so the broker is built for it whatever the scenario recorded against."""
         from scaffolder.harness.ccxt_import import compare_parsed, replay_case
 
         cassette = project_root / "cassettes" / self.broker_name / "ccxt" / ccxt_case["cassette"]
-        actual = replay_case(broker.exchange, ccxt_case, cassette)
+        broker: Any = replay_broker(project_root, self.broker_name, testnet=False)
+        broker.connect()
+        try:
+            actual = replay_case(broker.exchange, ccxt_case, cassette)
+        finally:
+            broker.disconnect()
         assert (
             compare_parsed(actual, ccxt_case["parsedResponse"], ccxt_case.get("skipKeys", [])) == []
         )
@@ -300,7 +305,7 @@ class BrokerContract:
     def test_calls_before_connect_raise_not_connected(
         self, project_root: Path, scenario: dict[str, Any]
     ) -> None:
-        broker = broker_for_replay(project_root, self.broker_name)
+        broker = replay_broker(project_root, self.broker_name)
         symbol = broker.get_supported_symbols()[0]
         for call in (
             broker.get_balance,

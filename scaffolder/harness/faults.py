@@ -433,10 +433,10 @@ def _scenario(root: Path, name: str) -> dict[str, Any]:
 
 
 def _replay_broker(root: Path, name: str, scenario: dict[str, Any]) -> BaseBroker:
-    from scaffolder.harness.session import broker_for_replay
+    from scaffolder.harness.canaries import replay_broker
 
     live = scenario.get("source") == "ccxt-static"
-    return broker_for_replay(root, name, testnet=False if live else None)
+    return replay_broker(root, name, testnet=False if live else None)
 
 
 def matrix_calls(root: Path, name: str) -> list[str]:

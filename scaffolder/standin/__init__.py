@@ -1,4 +1,8 @@
-"""Local stand-ins for exchange REST APIs, for recording cassettes and fault testing."""
+"""Local stand-ins for exchange REST APIs, for recording cassettes and fault testing.
+
+Each stand-in runs on the shared server (:mod:`scaffolder.standin.server`: lifecycle, request
+log, injected faults) and checks requests the way its exchange does.
+"""
 
 from scaffolder.standin.binance import (
     CCXT_OPTIONS,
@@ -9,6 +13,9 @@ from scaffolder.standin.binance import (
     RecordedRequest,
 )
 from scaffolder.standin.binance_market import BinanceError, SymbolSpec
+from scaffolder.standin.gemini import GeminiStandIn
+from scaffolder.standin.gemini_market import GeminiError, GeminiSymbol
+from scaffolder.standin.server import StandInServer
 
 __all__ = [
     "CCXT_OPTIONS",
@@ -17,6 +24,10 @@ __all__ = [
     "FAULTS_BEFORE",
     "BinanceError",
     "BinanceStandIn",
+    "GeminiError",
+    "GeminiStandIn",
+    "GeminiSymbol",
     "RecordedRequest",
+    "StandInServer",
     "SymbolSpec",
 ]

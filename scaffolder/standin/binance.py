@@ -17,24 +17,13 @@ Standard library only.
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
-import json
-import socket
-import struct
-import sys
-import threading
-import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 from scaffolder.standin.binance_market import (
+    CONTENT_TYPE,
     BinanceError,
     SymbolSpec,
     default_balances,
@@ -46,12 +35,19 @@ from scaffolder.standin.binance_protocol import (
     FAULTS,
     FAULTS_AFTER,
     FAULTS_BEFORE,
-    HTML_ERROR_PAGE,
     ROUTES,
     RecordedRequest,
     authenticate,
 )
 from scaffolder.standin.binance_state import ExchangeState
+from scaffolder.standin.server import (
+    Incoming,
+    Reply,
+    StandInServer,
+    balances_or,
+    copies_or,
+    fault_replies,
+)
 
 __all__ = [
     "CCXT_OPTIONS",
@@ -63,64 +59,10 @@ __all__ = [
     "SymbolSpec",
 ]
 
-
-@dataclass
-class _PendingFault:
-    """An injected fault waiting for ``remaining`` more matching requests."""
-
-    fault: str
-    method: str | None
-    path: str | None
-    remaining: int
-
-    def matches(self, method: str, path: str) -> bool:
-        return self.method in (None, method) and self.path in (None, path)
+_FAULT_REPLIES = fault_replies(FAULT_RESPONSES, CONTENT_TYPE)
 
 
-def _real_clock() -> int:
-    return int(time.time() * 1000)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    standin: BinanceStandIn
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    """Hands every request to :meth:`BinanceStandIn._serve`; keep-alive like Binance."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.standin._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.standin._track(self.connection, add=False)
-
-    def do_GET(self) -> None:
-        self.server.standin._serve(self)
-
-    do_POST = do_DELETE = do_PUT = do_GET
-
-    def version_string(self) -> str:
-        return "BinanceStandIn/1.0"
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        return email.utils.formatdate(self.server.standin.clock() / 1000, usegmt=True)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.standin.verbose:
-            super().log_message(format, *args)
-
-
-class BinanceStandIn:
+class BinanceStandIn(StandInServer):
     """An in-process HTTP server impersonating Binance's spot testnet ``/api/v3``.
 
     Args:
@@ -150,6 +92,9 @@ class BinanceStandIn:
         fault_delay: see the argument of the same name.
     """
 
+    server_version = "BinanceStandIn/1.0"
+    content_type = CONTENT_TYPE
+
     def __init__(
         self,
         api_key: str,
@@ -164,82 +109,19 @@ class BinanceStandIn:
         fault_delay: float = 2.0,
         verbose: bool = False,
     ) -> None:
+        super().__init__(
+            host=host, port=port, clock=clock, fault_delay=fault_delay, verbose=verbose
+        )
         self.api_key = api_key
         self.secret = secret
-        self.host = host
-        self.port = port
         self.recv_window_max = recv_window_max
-        self.clock: Callable[[], int] = clock or _real_clock
-        self.fault_delay = fault_delay
-        self.verbose = verbose
-        start_balances = (
-            {asset: Decimal(str(amount)) for asset, amount in balances.items()}
-            if balances is not None
-            else default_balances()
+        self.state = ExchangeState(
+            copies_or(symbols, default_symbols),
+            balances_or(balances, default_balances),
+            self.clock,
         )
-        specs = [replace(s) for s in symbols] if symbols is not None else default_symbols()
-        self.state = ExchangeState(specs, start_balances, self.clock)
-        self.lock = threading.RLock()
-        self.requests: list[RecordedRequest] = []
-        self.faults_fired: list[tuple[str, str, str]] = []
-        self.errors: list[BaseException] = []
-        self._faults: list[_PendingFault] = []
-        self._connections: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._weight_minute = -1
         self._weight = 0
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> BinanceStandIn:
-        """Bind and serve in a daemon thread. Returns ``self``."""
-        if self._server is not None:
-            raise RuntimeError("stand-in already started")
-        self._stopping.clear()
-        server = _Server((self.host, self.port), _RequestHandler)
-        server.standin = self
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.name = f"binance-standin-{self.port}"
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, wake delayed faults and drop open keep-alive connections."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        with self.lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> BinanceStandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321`` (the port is known after :meth:`start`)."""
-        return f"http://{self.host}:{self.port}"
 
     # -- pointing ccxt at the stand-in -------------------------------------------------------
 
@@ -275,34 +157,6 @@ class BinanceStandIn:
 
     # -- test controls -----------------------------------------------------------------------
 
-    def inject(
-        self, fault: str, *, method: str | None = None, path: str | None = None, times: int = 1
-    ) -> None:
-        """Make the next ``times`` requests matching ``method``/``path`` fail with ``fault``.
-
-        ``path`` is the exact request path (``/api/v3/order``); ``None`` matches anything.
-        Faults are consumed in injection order: a request takes the first pending fault it
-        matches. See :data:`FAULTS_BEFORE` and :data:`FAULTS_AFTER` for the names.
-        """
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        with self.lock:
-            self._faults.append(
-                _PendingFault(fault, method.upper() if method else None, path, times)
-            )
-
-    def pending_faults(self) -> list[tuple[str, str | None, str | None, int]]:
-        """Faults not consumed yet, as ``(fault, method, path, remaining)``."""
-        with self.lock:
-            return [(f.fault, f.method, f.path, f.remaining) for f in self._faults]
-
-    def clear_faults(self) -> None:
-        """Drop all pending faults."""
-        with self.lock:
-            self._faults.clear()
-
     @property
     def orders_created(self) -> int:
         """Number of orders actually created (rejected orders do not count)."""
@@ -324,144 +178,50 @@ class BinanceStandIn:
         with self.lock:
             self.state.set_price(symbol, Decimal(str(price)))
 
-    # -- request handling --------------------------------------------------------------------
+    # -- the exchange ------------------------------------------------------------------------
 
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self.lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
+    def request_params(self, request: Incoming) -> dict[str, Any]:
+        """Query string and form body merged; the query string wins, as on Binance."""
+        params = dict(parse_qsl(request.body, keep_blank_values=True))
+        params.update(parse_qsl(request.query, keep_blank_values=True))
+        return params
 
-    def _take_fault(self, method: str, path: str) -> str | None:
-        for pending in self._faults:
-            if pending.matches(method, path):
-                pending.remaining -= 1
-                if pending.remaining == 0:
-                    self._faults.remove(pending)
-                self.faults_fired.append((pending.fault, method, path))
-                return pending.fault
-        return None
+    def handle(self, request: Incoming) -> Reply:
+        """Authenticate SIGNED endpoints as Binance does, then run the endpoint."""
+        route = ROUTES.get((request.method, request.path))
+        if route is None:
+            raise BinanceError(
+                -1000,
+                f"Unknown endpoint {request.method} {request.path} (not served by the stand-in).",
+                404,
+            )
+        signed, endpoint = route
+        if signed:
+            authenticate(
+                request.header("X-MBX-APIKEY"),
+                request.query,
+                request.body,
+                request.params,
+                api_key=self.api_key,
+                secret=self.secret,
+                recv_window_max=self.recv_window_max,
+                now=self.clock(),
+            )
+        return self.json_reply(200, endpoint(self.state, request.params))
 
-    def _serve(self, handler: _RequestHandler) -> None:
-        method = handler.command
-        path, _, query = handler.path.partition("?")
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length).decode("utf-8", "replace") if length else ""
-        params = dict(parse_qsl(body, keep_blank_values=True))
-        params.update(parse_qsl(query, keep_blank_values=True))  # the query string wins
-        with self.lock:
-            self.requests.append(RecordedRequest(method, path, params))
-            fault = self._take_fault(method, path)
-        if fault in FAULTS_BEFORE:
-            self._fail_before(handler, fault)
-            return
-        status, payload = self._process(method, path, query, body, params, handler)
-        if fault == "timeout_after_accept":
-            self._stopping.wait(self.fault_delay)
-            handler.close_connection = True
-        elif fault == "reset_after_accept":
-            self._reset(handler)
-        elif fault == "truncated_json":
-            self._send(handler, 200, payload[: len(payload) // 2])
-        elif fault == "http_503_after_accept":
-            self._send_fault_body(handler, fault)
-        else:
-            self._send(handler, status, payload)
+    def internal_error(self) -> Reply:
+        return self.json_reply(
+            500, {"code": -1000, "msg": "An unknown error occurred while processing the request."}
+        )
 
-    def _process(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        body: str,
-        params: dict[str, str],
-        handler: _RequestHandler,
-    ) -> tuple[int, bytes]:
-        """Authenticate and run the endpoint; returns status and JSON bytes."""
-        try:
-            with self.lock:
-                route = ROUTES.get((method, path))
-                if route is None:
-                    raise BinanceError(
-                        -1000,
-                        f"Unknown endpoint {method} {path} (not served by the stand-in).",
-                        404,
-                    )
-                signed, endpoint = route
-                if signed:
-                    authenticate(
-                        handler.headers.get("X-MBX-APIKEY"),
-                        query,
-                        body,
-                        params,
-                        api_key=self.api_key,
-                        secret=self.secret,
-                        recv_window_max=self.recv_window_max,
-                        now=self.clock(),
-                    )
-                status, result = 200, endpoint(self.state, params)
-        except BinanceError as exc:
-            status, result = exc.status, exc.body()
-        except Exception as exc:  # a stand-in bug: answer like Binance's -1000, keep the error
-            self.errors.append(exc)
-            traceback.print_exc(file=sys.stderr)
-            status = 500
-            result = {
-                "code": -1000,
-                "msg": "An unknown error occurred while processing the request.",
-            }
-        return status, json.dumps(result, separators=(",", ":")).encode()
+    def fault_response(self, fault: str) -> Reply:
+        return _FAULT_REPLIES[fault]
 
-    def _used_weight(self) -> int:
+    def response_headers(self) -> dict[str, str]:
+        """Binance's request-weight header, counted per minute of the server clock."""
         with self.lock:
             minute = self.clock() // 60000
             if minute != self._weight_minute:
                 self._weight_minute, self._weight = minute, 0
             self._weight += 1
-            return self._weight
-
-    def _send(
-        self,
-        handler: _RequestHandler,
-        status: int,
-        payload: bytes,
-        *,
-        content_type: str = "application/json;charset=UTF-8",
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> None:
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.send_header("X-MBX-USED-WEIGHT-1M", str(self._used_weight()))
-        for name, value in (extra_headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(payload)
-        handler.wfile.flush()
-
-    def _send_fault_body(self, handler: _RequestHandler, fault: str) -> None:
-        status, body = FAULT_RESPONSES[fault]
-        headers = {"Retry-After": "1"} if fault == "http_429" else None
-        payload = json.dumps(body, separators=(",", ":")).encode()
-        self._send(handler, status, payload, extra_headers=headers)
-
-    def _fail_before(self, handler: _RequestHandler, fault: str) -> None:
-        if fault == "timeout_before":
-            self._stopping.wait(self.fault_delay)
-            handler.close_connection = True
-        elif fault == "reset":
-            self._reset(handler)
-        elif fault in ("html_error", "html_error_200"):
-            status = 502 if fault == "html_error" else 200
-            self._send(handler, status, HTML_ERROR_PAGE.encode(), content_type="text/html")
-        else:
-            self._send_fault_body(handler, fault)
-
-    @staticmethod
-    def _reset(handler: _RequestHandler) -> None:
-        """Abort the connection: SO_LINGER 0 makes close() send a TCP RST."""
-        handler.close_connection = True
-        conn = handler.connection
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        conn.close()
+            return {"X-MBX-USED-WEIGHT-1M": str(self._weight)}

@@ -7,12 +7,15 @@ Decimals are rendered the way Binance renders them: strings with eight decimal p
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
+
+from scaffolder.standin import price_series
+from scaffolder.standin.price_series import floor_to_step, stable_int
+from scaffolder.standin.server import ExchangeRefusal, Reply
 
 JSON = dict[str, Any]
 Params = Mapping[str, str]
@@ -53,7 +56,11 @@ RATE_LIMITS: list[JSON] = [
 ORDER_TYPES: list[str] = ["LIMIT", "LIMIT_MAKER", "MARKET"]
 
 
-class BinanceError(Exception):
+#: Content type of Binance's JSON answers.
+CONTENT_TYPE = "application/json;charset=UTF-8"
+
+
+class BinanceError(ExchangeRefusal):
     """An error answered as Binance does: HTTP ``status`` with body ``{"code": .., "msg": ..}``."""
 
     def __init__(self, code: int, msg: str, status: int = 400) -> None:
@@ -65,6 +72,9 @@ class BinanceError(Exception):
     def body(self) -> JSON:
         """The JSON body Binance sends for this error."""
         return {"code": self.code, "msg": self.msg}
+
+    def reply(self) -> Reply:
+        return Reply.json(self.status, self.body(), CONTENT_TYPE)
 
 
 def invalid_symbol() -> BinanceError:
@@ -109,17 +119,6 @@ def parse_int(params: Mapping[str, str], name: str) -> int | None:
             f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.",
         )
     return int(raw)
-
-
-def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
-    """Round ``value`` down to a multiple of ``step``."""
-    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
-
-
-def _hash_int(*parts: object) -> int:
-    """A stable 64-bit integer derived from ``parts`` (the stand-in's only randomness)."""
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 @dataclass
@@ -230,38 +229,39 @@ class SymbolSpec:
 
     # -- deterministic price series -------------------------------------------------------
 
+    def series(self) -> price_series.Market:
+        """This symbol as the shared price series sees it."""
+        return price_series.Market(
+            self.symbol,
+            self.price,
+            self.tick_size,
+            self.step_size,
+            self.min_price,
+            self.base_volume,
+        )
+
     def anchor_price(self, at_ms: int) -> Decimal:
         """Deterministic price at ``at_ms``: within +-2% of the reference price, on tick."""
-        span = int(self.price * Decimal("0.02") / self.tick_size)
-        offset = _hash_int(self.symbol, "anchor", at_ms) % (2 * span + 1) - span
-        return self.price + offset * self.tick_size
+        return price_series.anchor_price(self.series(), at_ms)
 
     def kline(self, open_time: int, interval_ms: int) -> list[Any]:
         """One Binance kline row for the candle opening at ``open_time``."""
-        open_ = self.anchor_price(open_time)
-        close = self.anchor_price(open_time + interval_ms)
-        wick = self.price * Decimal("0.005") / self.tick_size
-        up = int(wick) * (_hash_int(self.symbol, "high", open_time) % 1000) // 1000
-        down = int(wick) * (_hash_int(self.symbol, "low", open_time) % 1000) // 1000
-        high = max(open_, close) + up * self.tick_size
-        low = max(min(open_, close) - down * self.tick_size, self.min_price)
-        per_mille = 500 + _hash_int(self.symbol, "volume", open_time) % 1000
-        volume = floor_to_step(self.base_volume * per_mille / 1000, self.step_size)
-        quote_volume = volume * (open_ + close) / 2
-        taker_share = Decimal(400 + _hash_int(self.symbol, "taker", open_time) % 200) / 1000
-        taker_base = floor_to_step(volume * taker_share, self.step_size)
+        c = price_series.candle(self.series(), open_time, interval_ms)
+        quote_volume = c.volume * (c.open + c.close) / 2
+        taker_share = Decimal(400 + stable_int(self.symbol, "taker", open_time) % 200) / 1000
+        taker_base = floor_to_step(c.volume * taker_share, self.step_size)
         return [
             open_time,
-            fmt(open_),
-            fmt(high),
-            fmt(low),
-            fmt(close),
-            fmt(volume),
+            fmt(c.open),
+            fmt(c.high),
+            fmt(c.low),
+            fmt(c.close),
+            fmt(c.volume),
             open_time + interval_ms - 1,
             fmt(quote_volume),
-            100 + _hash_int(self.symbol, "trades", open_time) % 900,
+            100 + stable_int(self.symbol, "trades", open_time) % 900,
             fmt(taker_base),
-            fmt(taker_base * (open_ + close) / 2),
+            fmt(taker_base * (c.open + c.close) / 2),
             "0",
         ]
 

@@ -14,11 +14,11 @@ from scaffolder.standin.binance_market import (
     BinanceError,
     Params,
     SymbolSpec,
-    floor_to_step,
     fmt,
     missing_param,
     parse_decimal,
 )
+from scaffolder.standin.price_series import floor_to_step
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 _SIDES = ("BUY", "SELL")

@@ -1,6 +1,7 @@
 """Wire protocol of the Binance spot stand-in: routes, request signing, and the fault catalogue.
 
-Nothing here touches sockets; :mod:`scaffolder.standin.binance` wires it into an HTTP server.
+Nothing here touches sockets; :mod:`scaffolder.standin.binance` wires it into the shared HTTP
+server (:mod:`scaffolder.standin.server`, which also holds the fault names).
 """
 
 from __future__ import annotations
@@ -8,10 +9,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from scaffolder.standin.binance_market import BinanceError, Params, missing_param, parse_int
 from scaffolder.standin.binance_state import ExchangeState
+from scaffolder.standin.server import (
+    FAULTS,
+    FAULTS_AFTER,
+    FAULTS_BEFORE,
+    HTML_ERROR_PAGE,
+    RecordedRequest,
+)
+
+__all__ = [
+    "CCXT_OPTIONS",
+    "FAULTS",
+    "FAULTS_AFTER",
+    "FAULTS_BEFORE",
+    "FAULT_RESPONSES",
+    "HTML_ERROR_PAGE",
+    "ROUTES",
+    "RecordedRequest",
+    "authenticate",
+]
 
 #: Options to pass to ``ccxt.binance`` so that ``load_markets`` only needs spot exchangeInfo.
 CCXT_OPTIONS: dict[str, Any] = {
@@ -19,28 +39,6 @@ CCXT_OPTIONS: dict[str, Any] = {
     "fetchCurrencies": False,
     "fetchMargins": False,
 }
-
-#: Faults answered without processing the request (nothing changes on the "exchange").
-FAULTS_BEFORE: tuple[str, ...] = (
-    "timeout_before",  # wait ``fault_delay`` seconds, then close without answering
-    "reset",  # abort the TCP connection (RST) without answering
-    "http_429",  # 429, ``Retry-After: 1``, Binance -1003 body
-    "http_429_no_retry_after",  # same without ``Retry-After``
-    "http_500",  # 500, -1000 body
-    "http_502",  # 502, -1001 body
-    "http_503",  # 503, -1008 body
-    "html_error",  # 502 with an HTML gateway page
-    "html_error_200",  # 200 with an HTML page
-)
-#: Faults applied after the request was processed (an order *is* created/cancelled).
-FAULTS_AFTER: tuple[str, ...] = (
-    "timeout_after_accept",  # process, wait ``fault_delay`` seconds, close without answering
-    "reset_after_accept",  # process, then abort the connection (RST) at once
-    "truncated_json",  # process, answer 200 with the first half of the real body
-    "http_503_after_accept",  # process, answer 503 -1007 "execution status unknown"
-)
-#: Every fault name :meth:`BinanceStandIn.inject` accepts.
-FAULTS: tuple[str, ...] = FAULTS_BEFORE + FAULTS_AFTER
 
 #: Status and Binance body of the faults that answer with an error status.
 FAULT_RESPONSES: dict[str, tuple[int, dict[str, Any]]] = {
@@ -78,21 +76,6 @@ FAULT_RESPONSES: dict[str, tuple[int, dict[str, Any]]] = {
     ),
 }
 FAULT_RESPONSES["http_429_no_retry_after"] = FAULT_RESPONSES["http_429"]
-
-#: Body of the ``html_error`` faults (what a CDN in front of the API serves).
-HTML_ERROR_PAGE = (
-    "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
-    "<center><h1>502 Bad Gateway</h1></center><hr><center>CloudFront</center></body></html>"
-)
-
-
-class RecordedRequest(NamedTuple):
-    """One request the stand-in received: method, path and merged query/body parameters."""
-
-    method: str
-    path: str
-    params: dict[str, str]
-
 
 #: An endpoint implementation: state and merged parameters in, JSON value out.
 Handler = Callable[[ExchangeState, Params], Any]

@@ -1,0 +1,256 @@
+"""Account and order state of the Gemini stand-in, and its private endpoints.
+
+Each handler takes the decoded request payload (Gemini carries every private parameter in the
+``X-GEMINI-PAYLOAD`` header) and returns the JSON value Gemini answers, or raises
+:class:`GeminiError`. Not thread-safe on its own: the server serialises calls with a lock.
+
+Matching is as simple as the Binance stand-in's: no counterparty book. An order that crosses
+the spread fills at once at the bid/ask; any other limit order rests and holds its funds until
+it is cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from scaffolder.standin.gemini_market import (
+    JSON,
+    GeminiError,
+    GeminiSymbol,
+    amount_text,
+    parse_decimal,
+    price_text,
+)
+
+#: Order ids start here (Gemini's are 11-12 digit numbers).
+FIRST_ORDER_ID = 106_000_000_001
+_SIDES = ("buy", "sell")
+#: ``options`` of a new order the stand-in understands (at most one, as on Gemini).
+_OPTIONS = ("maker-or-cancel", "immediate-or-cancel", "fill-or-kill")
+
+
+@dataclass
+class GeminiOrder:
+    """A spot limit order as the stand-in keeps it."""
+
+    order_id: int
+    symbol: GeminiSymbol
+    side: str
+    price: Decimal
+    amount: Decimal
+    client_order_id: str | None
+    options: list[str]
+    timestampms: int
+    executed: Decimal = Decimal(0)
+    avg_price: Decimal = Decimal(0)
+    is_live: bool = True
+    is_cancelled: bool = False
+    held: Decimal = Decimal(0)
+
+    def render(self) -> JSON:
+        """The order as ``order/new``, ``order/status``, ``order/cancel`` and ``orders``
+        render it."""
+        tick = self.symbol.tick
+        body: JSON = {
+            "order_id": str(self.order_id),
+            "id": str(self.order_id),
+            "symbol": self.symbol.id,
+            "exchange": "gemini",
+            "avg_execution_price": price_text(self.avg_price, tick),
+            "side": self.side,
+            "type": "exchange limit",
+            "timestamp": str(self.timestampms // 1000),
+            "timestampms": self.timestampms,
+            "is_live": self.is_live,
+            "is_cancelled": self.is_cancelled,
+            "is_hidden": False,
+            "was_forced": False,
+            "executed_amount": amount_text(self.executed),
+        }
+        if self.client_order_id is not None:
+            body["client_order_id"] = self.client_order_id
+        if self.is_cancelled:
+            body["reason"] = "Requested"
+        body.update(
+            {
+                "options": list(self.options),
+                "price": price_text(self.price, tick),
+                "original_amount": amount_text(self.amount),
+                "remaining_amount": amount_text(self.amount - self.executed),
+            }
+        )
+        return body
+
+
+class GeminiState:
+    """Symbols, balances and orders of one stand-in account, plus the private endpoints."""
+
+    def __init__(
+        self,
+        symbols: Iterable[GeminiSymbol],
+        balances: Mapping[str, Decimal],
+        clock: Callable[[], int],
+    ) -> None:
+        self.symbols: dict[str, GeminiSymbol] = {s.id: s for s in symbols}
+        self.clock = clock
+        self.amount: dict[str, Decimal] = dict(balances)
+        self.held: dict[str, Decimal] = dict.fromkeys(balances, Decimal(0))
+        for spec in self.symbols.values():
+            for currency in (spec.base, spec.quote):
+                self.amount.setdefault(currency, Decimal(0))
+                self.held.setdefault(currency, Decimal(0))
+        self.orders: dict[int, GeminiOrder] = {}
+        self.orders_created = 0
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def symbol(self, raw: Any) -> GeminiSymbol:
+        """The market named ``raw`` (case-insensitive), else Gemini's ``InvalidSymbol``."""
+        spec = self.symbols.get(str(raw or "").lower())
+        if spec is None:
+            raise GeminiError("InvalidSymbol", f"Invalid symbol: {raw}")
+        return spec
+
+    def _order(self, payload: Mapping[str, Any]) -> GeminiOrder:
+        """The order named by ``order_id`` (or ``client_order_id``), else ``OrderNotFound``."""
+        raw_id, client_id = payload.get("order_id"), payload.get("client_order_id")
+        if raw_id is None and client_id is None:
+            raise GeminiError("MissingOrderField", "Missing required field: order_id")
+        for order in sorted(self.orders.values(), key=lambda o: -o.order_id):
+            if raw_id is not None and str(order.order_id) == str(raw_id):
+                return order
+            if raw_id is None and order.client_order_id == str(client_id):
+                return order
+        raise GeminiError("OrderNotFound", f"Order {raw_id or client_id} not found", 404)
+
+    def _settle(self, order: GeminiOrder, price: Decimal) -> None:
+        """Fill the whole order at ``price``: release its hold, move both currencies."""
+        self._release(order)
+        spec, amount = order.symbol, order.amount - order.executed
+        cost = amount * price
+        if order.side == "buy":
+            self.amount[spec.quote] -= cost
+            self.amount[spec.base] += amount
+        else:
+            self.amount[spec.base] -= amount
+            self.amount[spec.quote] += cost
+        order.executed, order.avg_price, order.is_live = order.amount, price, False
+
+    def _hold(self, order: GeminiOrder) -> None:
+        currency = order.symbol.quote if order.side == "buy" else order.symbol.base
+        order.held = order.amount * order.price if order.side == "buy" else order.amount
+        self.held[currency] += order.held
+
+    def _release(self, order: GeminiOrder) -> None:
+        currency = order.symbol.quote if order.side == "buy" else order.symbol.base
+        self.held[currency] -= order.held
+        order.held = Decimal(0)
+
+    def available(self, currency: str) -> Decimal:
+        """What ``currency`` is free for trading: the amount minus what open orders hold."""
+        return self.amount.get(currency, Decimal(0)) - self.held.get(currency, Decimal(0))
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def balances(self, payload: Mapping[str, Any]) -> list[JSON]:
+        """``POST /v1/balances``: one row per currency the account holds."""
+        return [
+            {
+                "type": "exchange",
+                "currency": currency,
+                "amount": amount_text(amount),
+                "available": amount_text(self.available(currency)),
+                "availableForWithdrawal": amount_text(self.available(currency)),
+            }
+            for currency, amount in self.amount.items()
+            if amount
+        ]
+
+    def new_order(self, payload: Mapping[str, Any]) -> JSON:
+        """``POST /v1/order/new``: an ``exchange limit`` order, checked as Gemini checks it."""
+        spec = self.symbol(payload.get("symbol"))
+        side = str(payload.get("side") or "").lower()
+        if side not in _SIDES:
+            raise GeminiError("InvalidSide", f"Invalid side for symbol {spec.id.upper()}")
+        if payload.get("type") != "exchange limit":
+            raise GeminiError("InvalidOrderType", f"Invalid order type: {payload.get('type')}")
+        client_id = payload.get("client_order_id")
+        if client_id is not None and not isinstance(client_id, str):
+            raise GeminiError("ClientOrderIdMustBeString", "The Client Order ID must be a string")
+        if client_id is not None and len(client_id) >= 100:
+            raise GeminiError(
+                "ClientOrderIdTooLong", "The Client Order ID must be under 100 characters"
+            )
+        amount = parse_decimal(payload.get("amount"), "InvalidQuantity", "quantity")
+        price = parse_decimal(payload.get("price"), "InvalidPrice", "price")
+        if amount < spec.min_order_size or amount % spec.step:
+            raise GeminiError("InvalidQuantity", f"Invalid quantity for symbol {spec.id.upper()}")
+        if price % spec.tick:
+            raise GeminiError("InvalidPrice", f"Invalid price for symbol {spec.id.upper()}")
+        options = list(payload.get("options") or [])
+        if len(options) > 1:
+            raise GeminiError("ConflictingOptions", "A single order supports a single option")
+        if any(option not in _OPTIONS for option in options):
+            raise GeminiError("UnsupportedOption", f"Option {options[0]} is not supported")
+        needed = amount * price if side == "buy" else amount
+        if self.available(spec.quote if side == "buy" else spec.base) < needed:
+            raise GeminiError(
+                "InsufficientFunds",
+                f"Failed to place {side} order on symbol '{spec.id.upper()}' for price "
+                f"{price_text(price, spec.tick)} and quantity {amount_text(amount)} {spec.base} "
+                "due to insufficient funds",
+                406,
+            )
+        order = GeminiOrder(
+            FIRST_ORDER_ID + len(self.orders),
+            spec,
+            side,
+            price,
+            amount,
+            client_id,
+            options,
+            self.clock(),
+        )
+        self.orders[order.order_id] = order
+        self.orders_created += 1
+        crosses = price >= spec.ask if side == "buy" else price <= spec.bid
+        if crosses and options != ["maker-or-cancel"]:
+            self._settle(order, spec.ask if side == "buy" else spec.bid)
+        elif crosses or options:  # maker-or-cancel would take; IOC/FOK found nothing
+            order.is_live, order.is_cancelled = False, True
+        else:
+            self._hold(order)
+        return order.render()
+
+    def order_status(self, payload: Mapping[str, Any]) -> JSON:
+        """``POST /v1/order/status`` by ``order_id`` or ``client_order_id``."""
+        return self._order(payload).render()
+
+    def cancel_order(self, payload: Mapping[str, Any]) -> JSON:
+        """``POST /v1/order/cancel``: a live order is cancelled; a finished one is returned
+        as it is."""
+        if payload.get("order_id") is None:
+            raise GeminiError("MissingOrderField", "Missing required field: order_id")
+        order = self._order({"order_id": payload["order_id"]})
+        if order.is_live:
+            self._release(order)
+            order.is_live, order.is_cancelled = False, True
+        return order.render()
+
+    def active_orders(self, payload: Mapping[str, Any]) -> list[JSON]:
+        """``POST /v1/orders``: every live order of the account, oldest first."""
+        return [
+            o.render() for o in sorted(self.orders.values(), key=lambda o: o.order_id) if o.is_live
+        ]
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        """Move the last price; resting limit orders it crosses fill at their own price."""
+        spec = self.symbols[symbol]
+        spec.price = price
+        for order in self.orders.values():
+            crossed = order.price >= spec.ask if order.side == "buy" else order.price <= spec.bid
+            if order.is_live and order.symbol is spec and crossed:
+                self._settle(order, order.price)
