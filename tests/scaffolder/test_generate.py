@@ -22,7 +22,7 @@ import scaffolder.fs
 from brokers.config import read_document, schema_problems
 from scaffolder.cli import main
 from scaffolder.errors import ScaffolderError, UsageError
-from scaffolder.generate import check_name, generate
+from scaffolder.generate import check_name, generate, generate_many
 from scaffolder.inventory import inventory
 from scaffolder.wiring import rewire
 
@@ -455,6 +455,103 @@ def test_an_interrupt_while_rendering_writes_nothing(project, cli, monkeypatch):
     assert result.exit_code == 130
     assert "interrupted" in result.output
     assert listing(project) == before
+
+
+# -- batches ------------------------------------------------------------------------------------
+
+#: A batch mixing defaults, an answer the defaults do not give, and a signed-REST broker.
+BATCH: dict[str, dict | None] = {
+    "okx": None,
+    "kraken": {"market_type": "margin"},
+    "myquery": {"integration": "rest"},
+}
+
+
+def test_a_batch_writes_what_generating_one_by_one_writes(tmp_path):
+    one_by_one, batch = make_project(tmp_path / "one"), make_project(tmp_path / "batch")
+    for name, data in BATCH.items():
+        generate(name, one_by_one, data=data)
+
+    results = generate_many(BATCH, batch)
+
+    assert listing(batch) == listing(one_by_one)
+    assert [r.name for r in results] == list(BATCH)
+    for result in results:
+        assert result.files == sorted(result.files)
+        assert {p.relative_to(batch).parts[-1] for p in result.files} >= {
+            "broker.py",
+            f"{result.name}.json",
+            f"test_{result.name}.py",
+        }
+        assert all(result.name in p.relative_to(batch).as_posix() for p in result.files)
+        assert result.rewired == [batch / "brokers" / "registered.py", batch / ".env.example"]
+    assert list(registered(batch)) == sorted(BATCH)
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ({"Bin-ance": None}, "broker 'Bin-ance': 'Bin-ance' is not a valid broker name"),
+        ({"kraken": {"testnet": True}}, "broker 'kraken': the generated config is invalid"),
+        ({"myquery": {"base_url": "ftp://x"}}, "broker 'myquery': the template refused"),
+    ],
+    ids=["bad-name", "invalid-config", "refused-answer"],
+)
+def test_a_batch_with_one_bad_broker_writes_nothing_and_names_it(project, bad, says):
+    before = listing(project)
+    with pytest.raises(UsageError) as refused:
+        generate_many({"okx": None, **bad, "binance": None}, project)
+    assert str(refused.value).startswith(says)
+    assert listing(project) == before
+    assert not list(project.glob(".scaffolder-*"))
+
+
+def test_a_batch_replaces_an_existing_broker_only_with_force(project):
+    generate("kraken", project)
+    config = project / "config" / "brokers" / "kraken.json"
+    config.write_text("# hand-written\n")
+    before = listing(project)
+    with pytest.raises(UsageError, match=r"broker 'kraken': .* exists already; pass --force"):
+        generate_many({"okx": None, "kraken": None}, project)
+    assert listing(project) == before
+
+    generate_many({"okx": None, "kraken": None}, project, force=True)
+    assert list(registered(project)) == ["kraken", "okx"]
+    assert json.loads(config.read_text())["name"] == "kraken"
+
+
+@pytest.mark.parametrize("when", ["first-broker", "last-broker", "registry"])
+def test_a_failed_move_in_a_batch_leaves_the_project_as_it_was(project, monkeypatch, when):
+    generate("binance", project)
+    before = listing(project)
+    files = 6  # per broker (see test_new_kraken_writes_package_config_tests_cassettes_and_wiring)
+    failing = FailingMoves(
+        {"first-broker": 2, "last-broker": 2 * files, "registry": 2 * files + 1}[when]
+    )
+    monkeypatch.setattr(scaffolder.fs, "os", failing)
+    with pytest.raises(OSError, match="simulated"):
+        generate_many({"kraken": None, "okx": None}, project)
+    monkeypatch.undo()
+    assert listing(project) == before
+    assert not list(project.glob(".scaffolder-*"))
+
+
+def test_an_interrupt_while_rendering_a_batch_writes_nothing(project, monkeypatch):
+    import copier
+
+    render, renders = copier.run_copy, []
+
+    def interrupt_the_second(*args, **kwargs):
+        renders.append(args)
+        if len(renders) == 2:
+            raise KeyboardInterrupt
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(copier, "run_copy", interrupt_the_second)
+    before = listing(project)
+    with pytest.raises(KeyboardInterrupt):
+        generate_many({"kraken": None, "okx": None, "binance": None}, project)
+    assert listing(project) == before and len(renders) == 2
 
 
 # -- git ----------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The template rendered for every exchange ccxt knows, in one process, and what it rendered run.
 
 One project gets a broker for each ccxt exchange (all defaults), a second one the answers the
-defaults do not reach (other market types, WebSocket, signed-REST brokers). For each project:
-ruff once over all generated files, one fresh interpreter that imports and builds every broker
-the way the bot does, and one pytest run of the generated tests.
+defaults do not reach (other market types, WebSocket, signed-REST brokers); each project is
+generated as one batch. For each project: ruff once over all generated files, one fresh
+interpreter that imports and builds every broker the way the bot does, and one pytest run of
+the generated tests.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 import yaml
 
 from scaffolder import ccxt_metadata
-from scaffolder.generate import generate
+from scaffolder.generate import generate_many
 from scaffolder.validate import check_file
 from tests.scaffolder.test_generate import ROOT, canary_env, make_project, run_python
 
@@ -94,8 +95,7 @@ print(json.dumps(problems))
 
 
 def build(project: Path, brokers: dict[str, dict[str, object]]) -> Path:
-    for name, data in brokers.items():
-        generate(name, project, data=data)
+    generate_many(brokers, project)
     return project
 
 
