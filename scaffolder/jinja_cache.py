@@ -22,6 +22,7 @@ hook raises :class:`RuntimeError` instead of silently doing nothing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -40,10 +41,12 @@ HOOK_BROKEN = "update scaffolder/jinja_cache.py, which hooks copier's Jinja envi
 
 try:
     from copier._jinja_ext import SandboxedEnvironment
-except ImportError as exc:  # pragma: no cover - another copier
-    raise RuntimeError(
-        f"copier has no copier._jinja_ext.SandboxedEnvironment: {HOOK_BROKEN}"
-    ) from exc
+except ImportError:  # pragma: no cover - another copier: renders go uncached (see below)
+    from jinja2.sandbox import SandboxedEnvironment  # type: ignore[assignment]
+
+    _IMPORT_PROBLEM: str | None = "copier has no copier._jinja_ext.SandboxedEnvironment"
+else:
+    _IMPORT_PROBLEM = None
 
 #: Compiled templates kept in memory (one broker's render compiles about 70 distinct sources).
 MAX_ENTRIES = 4096
@@ -233,6 +236,8 @@ def _copier_environment_module() -> ModuleType:
     import copier
     from copier import _main
 
+    if _IMPORT_PROBLEM is not None:  # pragma: no cover - another copier
+        raise RuntimeError(f"{_IMPORT_PROBLEM}: {HOOK_BROKEN}")
     builder = getattr(getattr(_main, "Worker", None), "jinja_env", None)
     code = getattr(getattr(builder, "func", None), "__code__", None)
     current = getattr(_main, "SandboxedEnvironment", None)
@@ -248,10 +253,31 @@ def _copier_environment_module() -> ModuleType:
     return _main
 
 
+def hook_problem() -> str | None:
+    """Why the hook cannot work with the installed copier, or None when it can."""
+    try:
+        _copier_environment_module()
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
 @contextmanager
-def compiled_templates_cached() -> Iterator[None]:
-    """Within the block, copier's renders reuse templates compiled before."""
-    module = _copier_environment_module()
+def compiled_templates_cached(*, strict: bool = False) -> Iterator[None]:
+    """Within the block, copier's renders reuse templates compiled before.
+
+    With a copier this hook does not fit, renders are correct but uncached: a warning is logged
+    (``strict`` raises RuntimeError instead). The test suite checks the hook fits the installed
+    copier, so an upgrade that breaks it fails CI rather than slowing users down silently.
+    """
+    try:
+        module = _copier_environment_module()
+    except RuntimeError as exc:
+        if strict:
+            raise
+        logging.getLogger(__name__).warning("compiled templates not cached: %s", exc)
+        yield
+        return
     previous = module.SandboxedEnvironment
     module.SandboxedEnvironment = CachingSandboxedEnvironment  # type: ignore[attr-defined]
     try:

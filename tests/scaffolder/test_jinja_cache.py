@@ -207,12 +207,29 @@ def test_the_hook_is_undone_after_the_block_even_on_error():
     assert copier._main.SandboxedEnvironment is original
 
 
-def test_a_copier_without_the_environment_class_fails_loudly(project, monkeypatch):
-    monkeypatch.delattr(copier._main, "SandboxedEnvironment")
-    before = listing(project)
+def test_the_hook_fits_the_installed_copier():
+    assert jinja_cache.hook_problem() is None
+
+
+def test_a_copier_without_the_environment_class_still_generates_uncached(
+    project, monkeypatch, caplog
+):
+    monkeypatch.delattr(copier._main, "SandboxedEnvironment", raising=True)
+    assert "update scaffolder/jinja_cache.py" in (jinja_cache.hook_problem() or "")
     with pytest.raises(RuntimeError, match=r"update scaffolder/jinja_cache\.py"):
+        compiled_templates_cached(strict=True).__enter__()
+    monkeypatch.undo()  # copier itself needs the class to render; only the check is fooled
+    monkeypatch.setattr(jinja_cache, "_copier_environment_module", _broken)
+    jinja_cache.clear()
+    with caplog.at_level("WARNING", logger="scaffolder.jinja_cache"):
         generate("kraken", project)
-    assert listing(project) == before
+    assert (project / "brokers" / "kraken" / "broker.py").is_file()
+    assert jinja_cache.stats()["misses"] == 0  # nothing went through the cache
+    assert "compiled templates not cached" in caplog.text
+
+
+def _broken():
+    raise RuntimeError("copier 99 no longer builds ...: " + jinja_cache.HOOK_BROKEN)
 
 
 def test_a_copier_that_builds_its_environment_otherwise_fails_loudly(monkeypatch):
@@ -221,4 +238,4 @@ def test_a_copier_that_builds_its_environment_otherwise_fails_loudly(monkeypatch
 
     monkeypatch.setattr(copier._main.Worker, "jinja_env", cached_property(elsewhere))
     with pytest.raises(RuntimeError, match=r"no longer builds its Jinja environment"):
-        compiled_templates_cached().__enter__()
+        compiled_templates_cached(strict=True).__enter__()
