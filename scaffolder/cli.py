@@ -124,7 +124,9 @@ def _parse_data(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 @main.command()
-@click.argument("name", shell_complete=_complete_exchange)
+@click.argument(
+    "names", nargs=-1, required=True, metavar="NAME...", shell_complete=_complete_exchange
+)
 @click.option("--defaults", is_flag=True, help="Take every default without asking.")
 @click.option(
     "--data", "data", multiple=True, metavar="KEY=VALUE", help="Answer a question (repeatable)."
@@ -132,43 +134,45 @@ def _parse_data(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--force", is_flag=True, help="Replace an existing broker of that name.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @user_errors
-def new(name: str, defaults: bool, data: tuple[str, ...], force: bool, as_json: bool) -> None:
+def new(
+    names: tuple[str, ...], defaults: bool, data: tuple[str, ...], force: bool, as_json: bool
+) -> None:
     """Generate the broker NAME (a ccxt exchange id, or a new name with integration=rest).
 
     Asks copier's questions (defaults read from ccxt's metadata) unless --defaults; writes the
     broker package, its config, its tests and its cassette directory, then rewires the
-    registry and .env.example. Nothing is written if anything fails.
+    registry and .env.example. Several names are generated as one step (--data applies to
+    each). Nothing is written if anything fails.
     """
-    from scaffolder.generate import generate
+    from scaffolder.generate import generate_many
 
     interactive = not defaults and sys.stdin.isatty()
     if not defaults and not interactive:
         click.echo("stdin is not a terminal: taking the defaults", err=True)
     root = _root()
-    result = generate(
-        name,
+    answers = _parse_data(data)
+    unique = list(dict.fromkeys(names))
+    results = generate_many(
+        {name: dict(answers) for name in unique},
         root,
-        data=_parse_data(data),
         defaults=not interactive,
         force=force,
         quiet=not interactive,
     )
-    files = [str(p.relative_to(root)) for p in result.files]
+    rewired = sorted({str(p.relative_to(root)) for r in results for p in r.rewired})
+    generated = [
+        {"name": result.name, "files": [str(p.relative_to(root)) for p in result.files]}
+        for result in results
+    ]
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "name": name,
-                    "files": files,
-                    "rewired": [str(p.relative_to(root)) for p in result.rewired],
-                }
-            )
-        )
+        click.echo(json.dumps({"brokers": generated, "rewired": rewired}))
         return
-    click.echo(f"generated broker {name}:")
-    for file in files:
-        click.echo(f"  {file}")
-    click.echo(f"next: pytest tests/brokers/test_{name}.py")
+    for broker in generated:
+        click.echo(f"generated broker {broker['name']}:")
+        for file in broker["files"]:
+            click.echo(f"  {file}")
+    tests = " ".join(f"tests/brokers/test_{b['name']}.py" for b in generated)
+    click.echo(f"next: pytest {tests}")
 
 
 @main.command()

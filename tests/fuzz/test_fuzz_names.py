@@ -196,7 +196,8 @@ def test_accepted_names_generate_a_complete_broker(project: Path) -> None:
             outcomes["exists"] += 1
             return
         assert result.exit_code == 0, (name, result.output)
-        report = json.loads(result.output)
+        (report,) = json.loads(result.output)["brokers"]
+        assert report["name"] == name
         assert sorted(report["files"]) == sorted(
             [
                 f"brokers/{name}/.copier-answers.yml",

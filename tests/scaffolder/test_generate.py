@@ -154,7 +154,8 @@ def test_new_kraken_writes_package_config_tests_cassettes_and_wiring(project, cl
     result = cli("new", "kraken", "--defaults", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert sorted(report["files"]) == [
+    assert [b["name"] for b in report["brokers"]] == ["kraken"]
+    assert sorted(report["brokers"][0]["files"]) == [
         "brokers/kraken/.copier-answers.yml",
         "brokers/kraken/__init__.py",
         "brokers/kraken/broker.py",
@@ -633,4 +634,24 @@ def test_removing_a_broker_that_is_not_there_is_a_usage_error(project, cli):
     before = listing(project)
     result = cli("remove", "kraken", "--yes")
     assert result.exit_code == 2 and "no broker 'kraken'" in result.output
+    assert listing(project) == before
+
+
+def test_new_with_several_names_generates_all_in_one_step(project, cli):
+    result = cli("new", "kraken", "okx", "kraken", "--defaults", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert [b["name"] for b in report["brokers"]] == ["kraken", "okx"]
+    assert sorted(report["rewired"]) == [".env.example", "brokers/registered.py"]
+    registered = (project / "brokers" / "registered.py").read_text()
+    assert '"kraken"' in registered and '"okx"' in registered
+    for name in ("kraken", "okx"):
+        assert (project / "config" / "brokers" / f"{name}.json").is_file()
+
+
+def test_new_with_one_bad_name_among_several_writes_nothing(project, cli):
+    before = listing(project)
+    result = cli("new", "kraken", "Bad-Name", "--defaults")
+    assert result.exit_code == 2
+    assert "Bad-Name" in result.output
     assert listing(project) == before
