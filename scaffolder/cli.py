@@ -152,12 +152,18 @@ def new(
     root = _root()
     answers = _parse_data(data)
     unique = list(dict.fromkeys(names))
+
+    def progress(done: int, total: int, name: str) -> None:
+        if total > 1:  # on stderr: stdout stays the report (or the JSON)
+            click.echo(f"[{done + 1}/{total}] {name}", err=True)
+
     results = generate_many(
         {name: dict(answers) for name in unique},
         root,
         defaults=not interactive,
         force=force,
         quiet=not interactive,
+        progress=progress,
     )
     rewired = sorted({str(p.relative_to(root)) for r in results for p in r.rewired})
     generated = [

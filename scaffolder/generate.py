@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,12 +189,14 @@ def generate_many(
     defaults: bool = True,
     force: bool = False,
     quiet: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list[Generated]:
     """Render several brokers (name -> answers) into ``root`` as one all-or-nothing step.
 
     Each broker is rendered and checked as :func:`generate` does, then all of them are moved
     in and the wiring is regenerated once. If any broker fails, nothing is written; the error
-    names the broker when there are several.
+    names the broker when there are several. ``progress(done, total, name)`` is called before
+    each broker is rendered.
     """
     import copier
 
@@ -216,6 +218,8 @@ def generate_many(
     with scratch_dir(root, ".scaffolder-") as scratch, compiled_templates_cached():
         staged = scratch / "out"
         for index, (name, data) in enumerate(brokers.items()):
+            if progress is not None:
+                progress(index, len(brokers), name)
             with _naming(name, len(brokers)):
                 out = scratch / f"render-{index}"
                 answers = {**(data or {}), "name": name, "ccxt_meta": template_meta(name, root)}

@@ -640,7 +640,8 @@ def test_removing_a_broker_that_is_not_there_is_a_usage_error(project, cli):
 def test_new_with_several_names_generates_all_in_one_step(project, cli):
     result = cli("new", "kraken", "okx", "kraken", "--defaults", "--json")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    assert result.stderr.splitlines() == ["[1/2] kraken", "[2/2] okx"]
+    report = json.loads(result.stdout)
     assert [b["name"] for b in report["brokers"]] == ["kraken", "okx"]
     assert sorted(report["rewired"]) == [".env.example", "brokers/registered.py"]
     registered = (project / "brokers" / "registered.py").read_text()
