@@ -1,9 +1,9 @@
 """The one error tree every broker raises, and the one place foreign exceptions are mapped to it.
 
-A caller of any broker catches ``BrokerError`` (or a child) and never sees ccxt's, requests'
-or json's exceptions: :func:`map_exception` turns them into ours, keeping the original as
-``__cause__``. ``retryable`` says whether repeating the same call is safe *for reads*; whether an
-order may be re-sent is decided in :mod:`brokers.retry`, never here.
+A caller of any broker catches ``BrokerError`` (or a child) and never sees ccxt's, aiohttp's,
+requests' or json's exceptions: :func:`map_exception` turns them into ours, keeping the
+original as ``__cause__``. ``retryable`` says whether repeating the same call is safe *for
+reads*; whether an order may be re-sent is decided in :mod:`brokers.retry`, never here.
 """
 
 from __future__ import annotations
@@ -195,29 +195,103 @@ def map_exception(
     broker: str | None = None,
     retry_after: float | None = None,
 ) -> BrokerError:
-    """Return our error for a foreign exception; raise the result ``from exc`` to keep the cause.
+    """Return our error for a foreign exception, with ``exc`` chained as its ``__cause__``.
 
-    Handles ccxt's tree (by class name along the MRO, so ccxt is not imported here), requests'
-    exceptions, and JSON decoding errors. A ``BrokerError`` is returned unchanged.
+    Handles ccxt's tree (by class name along the MRO, so ccxt is not imported here; a generic
+    ccxt network error that wraps another exception, as ccxt.pro's ``NetworkError(aiohttp
+    error)`` does, maps as the wrapped one), aiohttp's client and WebSocket errors (by name
+    too, so aiohttp is not imported either; a refused handshake maps by its HTTP status, with
+    its ``Retry-After``), requests' exceptions, JSON decoding errors and timeouts. A
+    ``BrokerError`` is returned unchanged.
     """
     if isinstance(exc, BrokerError):
         return exc
+    error = _mapped(exc, broker, retry_after)
+    error.__cause__ = exc
+    return error
+
+
+def _mapped(exc: BaseException, broker: str | None, retry_after: float | None) -> BrokerError:
     message = str(exc) or type(exc).__name__
     module = type(exc).__module__.split(".")[0]
+    names = [klass.__name__ for klass in type(exc).__mro__]
     if module == "ccxt":
-        for klass in type(exc).__mro__:
-            target = _CCXT_MAP.get(klass.__name__)
-            if target is not None:
-                return _build(target, message, broker, retry_after)
+        target = next((_CCXT_MAP[name] for name in names if name in _CCXT_MAP), None)
+        wrapped = exc.args[0] if exc.args else None
+        if target in (None, BrokerError, BrokerConnectionError) and isinstance(
+            wrapped, BaseException
+        ):
+            inner = _mapped(wrapped, broker, retry_after)
+            if type(inner) is not BrokerError:  # else ccxt's own class says as much
+                return inner
+        if target is not None:
+            return _build(target, message, broker, retry_after)
+    if module == "aiohttp":
+        return _aiohttp_error(exc, names, message, broker, retry_after)
     if module in ("requests", "urllib3"):
         return _build(_requests_target(exc), message, broker, retry_after)
     if isinstance(exc, json.JSONDecodeError):
         return BadResponseError(f"malformed JSON from the exchange: {message}", broker=broker)
-    if isinstance(exc, TimeoutError):
+    if "TimeoutError" in names:  # builtin, and asyncio's and concurrent.futures' before 3.11
         return RequestTimeoutError(message, broker=broker)
     if isinstance(exc, (ConnectionError, OSError)):
         return BrokerConnectionError(message, broker=broker)
     return BrokerError(f"{type(exc).__name__}: {message}", broker=broker)
+
+
+# aiohttp class name -> our class, for the errors that carry no HTTP status; matched along the
+# MRO like ccxt's, so aiohttp is never imported here.
+_AIOHTTP_MAP: dict[str, type[BrokerError]] = {
+    "ContentTypeError": BadResponseError,
+    "ClientPayloadError": BadResponseError,
+    "WebSocketError": BadResponseError,
+    "WSMessageTypeError": BadResponseError,
+    "InvalidURL": InvalidRequestError,
+    "NonHttpUrlClientError": InvalidRequestError,
+    "ServerTimeoutError": RequestTimeoutError,
+    "ClientConnectionError": BrokerConnectionError,
+    "ClientError": BrokerConnectionError,
+}
+
+
+def _aiohttp_error(
+    exc: BaseException,
+    names: list[str],
+    message: str,
+    broker: str | None,
+    retry_after: float | None,
+) -> BrokerError:
+    """Our error for one of aiohttp's: a refused handshake or HTTP error by its status."""
+    for name in names:
+        if name == "ClientResponseError":
+            return _aiohttp_response_error(exc, names, broker, retry_after)
+        target = _AIOHTTP_MAP.get(name)
+        if target is not None:
+            return _build(target, f"{type(exc).__name__}: {message}", broker, retry_after)
+    return BrokerError(f"{type(exc).__name__}: {message}", broker=broker)
+
+
+def _aiohttp_response_error(
+    exc: BaseException, names: list[str], broker: str | None, retry_after: float | None
+) -> BrokerError:
+    status = getattr(exc, "status", None)
+    request_info = getattr(exc, "request_info", None)
+    url = getattr(request_info, "real_url", None) or getattr(request_info, "url", None)
+    detail = getattr(exc, "message", "") or type(exc).__name__
+    handshake = "WSServerHandshakeError" in names
+    if isinstance(status, int) and status >= 400:
+        if retry_after is None:
+            headers = getattr(exc, "headers", None) or {}
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+        if handshake:
+            text = f"WebSocket handshake with {url} refused: HTTP {status} ({detail})"
+        else:
+            text = f"{url} answered HTTP {status} ({detail})"
+        return _build(error_for_status(status), text, broker, retry_after)
+    # An answer that is not an error and still not what was expected: a server that does not
+    # speak WebSocket there, a 3xx loop, an unexpected content type.
+    what = "WebSocket handshake with" if handshake else "unexpected answer from"
+    return BadResponseError(f"{what} {url} failed: {detail} (HTTP {status})", broker=broker)
 
 
 def _requests_target(exc: BaseException) -> type[BrokerError]:

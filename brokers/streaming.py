@@ -30,10 +30,7 @@ from brokers.errors import (
     BrokerConnectionError,
     BrokerError,
     RateLimitError,
-    RequestTimeoutError,
-    error_for_status,
     map_exception,
-    parse_retry_after,
 )
 from brokers.shapes import Ticker, ticker_from_ccxt
 
@@ -298,8 +295,9 @@ class WebSocketTickerStream:
                     return
                 wait = self._policy.delay(failures - 1, error)
                 log.warning(
-                    "%s: ticker stream lost (%s); reconnecting in %.2fs (%d/%d)",
+                    "%s: ticker stream to %s lost (%s); reconnecting in %.2fs (%d/%d)",
                     self._broker,
+                    self.url,
                     error,
                     wait,
                     failures,
@@ -325,13 +323,13 @@ class WebSocketTickerStream:
                     elif msg.type == aiohttp.WSMsgType.ERROR:
                         break
                 if ws.exception() is not None:
-                    return self._error(ws.exception()), delivered
+                    return map_exception(ws.exception(), broker=self._broker), delivered
                 return BrokerConnectionError(
                     f"{self.url} closed the WebSocket (code {ws.close_code})",
                     broker=self._broker,
                 ), delivered
         except Exception as exc:
-            return self._error(exc), delivered
+            return map_exception(exc, broker=self._broker), delivered
         finally:
             if self._ws is ws:
                 self._ws = None
@@ -389,30 +387,3 @@ class WebSocketTickerStream:
             stopped = type(error)(text, broker=self._broker)
         stopped.__cause__ = error
         return stopped
-
-    def _error(self, exc: BaseException) -> BrokerError:
-        """Our error for a failed connection (aiohttp's handshake errors carry the HTTP status)."""
-        status = getattr(exc, "status", None)
-        if type(exc).__module__.startswith("aiohttp") and isinstance(status, int) and status:
-            text = f"WebSocket handshake with {self.url} refused: HTTP {status}"
-            klass = error_for_status(status)
-            if klass is RateLimitError:
-                headers = getattr(exc, "headers", None) or {}
-                error: BrokerError = RateLimitError(
-                    text,
-                    retry_after=parse_retry_after(headers.get("Retry-After")),
-                    broker=self._broker,
-                )
-            else:
-                error = klass(text, broker=self._broker)
-        elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-            error = RequestTimeoutError(f"no answer from {self.url} in time", broker=self._broker)
-        elif type(exc).__module__.startswith("aiohttp"):
-            error = BrokerConnectionError(
-                f"{self.url}: {type(exc).__name__}: {exc}", broker=self._broker
-            )
-        else:
-            error = map_exception(exc, broker=self._broker)
-        if error is not exc:
-            error.__cause__ = exc
-        return error

@@ -1,12 +1,19 @@
-"""Every ccxt and requests exception maps onto our tree, with the original kept as the cause."""
+"""Every ccxt, aiohttp and requests exception maps onto our tree, with the original as the cause."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import subprocess
+import sys
 
+import aiohttp
 import ccxt
 import pytest
 import requests
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from brokers import errors as e
 
@@ -115,7 +122,115 @@ def _http_error(status: int) -> requests.HTTPError:
     ],
 )
 def test_requests_and_stdlib_exceptions_map(exc, expected):
-    assert type(e.map_exception(exc)) is expected
+    mapped = e.map_exception(exc)
+    assert type(mapped) is expected
+    assert mapped.__cause__ is exc
+
+
+WS_URL = "ws://127.0.0.1:9/ws/0"
+
+
+def _handshake_refused(status: int, **headers: str) -> aiohttp.WSServerHandshakeError:
+    """What aiohttp's ``ws_connect`` raises when the server answers ``status`` (not 101)."""
+    info = aiohttp.RequestInfo(URL(WS_URL), "GET", CIMultiDictProxy(CIMultiDict()), URL(WS_URL))
+    return aiohttp.WSServerHandshakeError(
+        info,
+        (),
+        status=status,
+        message="Invalid response status",
+        headers=CIMultiDict({k.replace("_", "-"): v for k, v in headers.items()}),
+    )
+
+
+def _http_refused(status: int) -> aiohttp.ClientResponseError:
+    url = URL("http://127.0.0.1:9/api/v3/ticker")
+    info = aiohttp.RequestInfo(url, "GET", CIMultiDictProxy(CIMultiDict()), url)
+    return aiohttp.ClientResponseError(info, (), status=status, message="Bad Gateway")
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (_handshake_refused(401), e.AuthenticationError),
+        (_handshake_refused(403), e.AuthenticationError),
+        (_handshake_refused(429), e.RateLimitError),
+        (_handshake_refused(418), e.RateLimitError),
+        (_handshake_refused(500), e.ExchangeUnavailableError),
+        (_handshake_refused(503), e.ExchangeUnavailableError),
+        (_handshake_refused(404), e.ExchangeError),
+        (_handshake_refused(200), e.BadResponseError),  # answered, but no WebSocket there
+        (_http_refused(502), e.ExchangeUnavailableError),
+        (aiohttp.ServerDisconnectedError(), e.BrokerConnectionError),
+        (aiohttp.ClientConnectionResetError("reset"), e.BrokerConnectionError),
+        (aiohttp.ServerTimeoutError("Timeout on reading data from socket"), e.RequestTimeoutError),
+        (aiohttp.ConnectionTimeoutError("Connection timeout"), e.RequestTimeoutError),
+        (asyncio.TimeoutError(), e.RequestTimeoutError),
+        (aiohttp.ClientPayloadError("Response payload is not completed"), e.BadResponseError),
+        (
+            aiohttp.WebSocketError(1002, "Received frame with non-zero reserved bits"),
+            e.BadResponseError,
+        ),
+        (aiohttp.InvalidURL("ws//nowhere"), e.InvalidRequestError),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else "",
+)
+def test_aiohttp_exceptions_map_with_the_cause_chained(exc, expected):
+    mapped = e.map_exception(exc, broker="x")
+    assert type(mapped) is expected
+    assert mapped.__cause__ is exc
+    assert mapped.broker == "x"
+
+
+def test_a_refused_handshake_names_the_url_and_status():
+    mapped = e.map_exception(_handshake_refused(401))
+    assert str(mapped) == (
+        f"WebSocket handshake with {WS_URL} refused: HTTP 401 (Invalid response status)"
+    )
+    assert not mapped.retryable
+    assert e.map_exception(_handshake_refused(503)).retryable
+
+
+def test_a_rate_limited_handshake_keeps_the_servers_retry_after():
+    mapped = e.map_exception(_handshake_refused(429, Retry_After="7"))
+    assert isinstance(mapped, e.RateLimitError) and mapped.retry_after == 7.0
+    assert e.map_exception(_handshake_refused(429)).retry_after is None
+    given = e.map_exception(_handshake_refused(429, Retry_After="7"), retry_after=2.0)
+    assert given.retry_after == 2.0
+
+
+def test_a_refused_connection_is_a_connection_error():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def connect() -> None:
+        async with aiohttp.ClientSession() as session:
+            await session.ws_connect(f"ws://127.0.0.1:{port}/ws")
+
+    with pytest.raises(aiohttp.ClientConnectorError) as info:
+        asyncio.run(connect())
+    mapped = e.map_exception(info.value)
+    assert type(mapped) is e.BrokerConnectionError and mapped.retryable
+    assert f"127.0.0.1:{port}" in str(mapped) and mapped.__cause__ is info.value
+
+
+def test_ccxt_pros_wrapped_aiohttp_errors_map_as_what_they_wrap():
+    wrapper = ccxt.NetworkError(_handshake_refused(401))  # how ccxt.pro reports a failed dial
+    mapped = e.map_exception(wrapper)
+    assert type(mapped) is e.AuthenticationError and "HTTP 401" in str(mapped)
+    assert mapped.__cause__ is wrapper
+    # A wrapped exception we know nothing about, or a ccxt class that says more, wins over it.
+    assert type(e.map_exception(ccxt.NetworkError(ValueError("odd")))) is e.BrokerConnectionError
+    unavailable = ccxt.ExchangeNotAvailable(aiohttp.ServerDisconnectedError())
+    assert type(e.map_exception(unavailable)) is e.ExchangeUnavailableError
+
+
+def test_importing_errors_loads_neither_aiohttp_nor_ccxt():
+    code = "import sys, brokers.errors; print(sorted({'aiohttp', 'ccxt'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True
+    )
+    assert result.stdout.strip() == "[]", result.stderr[-2000:]
 
 
 def test_broker_errors_pass_through_unchanged():
