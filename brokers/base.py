@@ -8,9 +8,14 @@ symbol supported? a limit order has a price?) live here once, so no broker can f
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from brokers.errors import InvalidOrderError, InvalidSymbolError, NotConnectedError
+from brokers.errors import (
+    InvalidOrderError,
+    InvalidSymbolError,
+    NotConnectedError,
+    NotSupportedError,
+)
 from brokers.shapes import (
     OHLCV,
     Balance,
@@ -24,6 +29,7 @@ from brokers.shapes import (
 
 if TYPE_CHECKING:
     from brokers.config import BrokerConfig
+    from brokers.streaming import ErrorCallback, TickerCallback, TickerSubscriptions
 
 __all__ = [
     "OHLCV",
@@ -52,10 +58,15 @@ class BaseBroker(abc.ABC):
 
     #: Registry name of the broker (``binance``, ``kraken``...). Set by each broker class.
     name: str = ""
+    #: Whether the broker offers :meth:`subscribe_ticker` (its class makes the stream).
+    websocket: ClassVar[bool] = False
+    #: How to get ticker subscriptions, for the error of a broker without them.
+    websocket_hint: ClassVar[str] = "regenerate the broker with websocket enabled"
 
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
         self._connected = False
+        self._stream: TickerSubscriptions | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -116,6 +127,44 @@ class BaseBroker(abc.ABC):
     @abc.abstractmethod
     def get_positions(self) -> list[Position]:
         """Open positions (for spot accounts: derived from the balance)."""
+
+    # -- streaming -------------------------------------------------------------------------
+    def subscribe_ticker(
+        self, symbol: str, callback: TickerCallback, *, on_error: ErrorCallback | None = None
+    ) -> None:
+        """Deliver every ticker update of ``symbol`` to ``callback`` (on a background thread).
+
+        Subscribing a symbol again replaces its callbacks. The stream reconnects after drops
+        with the config's retry policy. What goes wrong on the way (an unreadable message, a
+        subscription given up) is logged and passed to ``on_error``; the callback's own
+        exceptions are logged. Refused before any connection when not connected, for a symbol
+        outside ``supported_pairs``, and (``NotSupportedError``) on a broker without streams.
+        """
+        self._require_connected()
+        self._require_symbol(symbol)
+        if not self.websocket:
+            raise NotSupportedError(
+                f"{self.name} has no ticker subscription ({self.websocket_hint})",
+                broker=self.name,
+            )
+        if self._stream is None:
+            self._stream = self._new_ticker_stream()
+        self._stream.subscribe(symbol, callback, on_error)
+
+    def unsubscribe(self, symbol: str) -> None:
+        """Stop the ticker updates of ``symbol``: none arrives once this returns."""
+        if self._stream is not None:
+            self._stream.unsubscribe(symbol)
+
+    def _new_ticker_stream(self) -> TickerSubscriptions:
+        """The stream :meth:`subscribe_ticker` uses; brokers with ``websocket`` make one."""
+        raise NotSupportedError(f"{self.name} has no ticker stream", broker=self.name)
+
+    def _close_stream(self) -> None:
+        """Stop every subscription and the stream's thread (for ``disconnect``)."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
 
     # -- symbols ---------------------------------------------------------------------------
     def get_supported_symbols(self) -> list[str]:

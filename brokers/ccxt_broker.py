@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from brokers.base import BaseBroker, balance_positions
 from brokers.config import CCXT_CREDENTIALS, BrokerConfig
@@ -40,6 +40,9 @@ from brokers.shapes import (
     ticker_from_ccxt,
 )
 
+if TYPE_CHECKING:
+    from brokers.streaming import TickerStream
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -59,8 +62,10 @@ class CcxtBroker(BaseBroker):
     capabilities: ClassVar[dict[str, bool]] = {}
     #: The ``params`` key that carries a client order id on create (ccxt's unified default).
     client_order_id_param: ClassVar[str] = "clientOrderId"
-    #: Whether the broker offers ``subscribe_ticker`` (ccxt.pro's watch_ticker).
-    websocket: ClassVar[bool] = False
+    #: With ``websocket = True``, ``subscribe_ticker`` streams over ccxt.pro's watch_ticker.
+    websocket_hint: ClassVar[str] = (
+        "regenerate it with websocket enabled, where ccxt.pro supports the exchange"
+    )
     #: Timeframes this broker offers (a subset of ccxt's); empty means all of ccxt's.
     timeframes: ClassVar[tuple[str, ...]] = ()
     #: Whether ``fetch_order`` accepts ``{client_order_id_param: id}`` to look an order up.
@@ -78,8 +83,6 @@ class CcxtBroker(BaseBroker):
         self._markets_snapshot = markets
         self._sleep = sleep
         self._exchange: Any = None
-        self._stream: Any = None
-        self._exchange_params: dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -97,6 +100,21 @@ class CcxtBroker(BaseBroker):
             raise ConfigError(
                 f"ccxt has no exchange {exchange_id!r}", pointer="/name", path=self.config.source
             )
+        exchange = klass(self._exchange_params())
+        if self.config.settings.testnet and not exchange.urls.get("test"):
+            raise ConfigError(
+                f"{exchange_id} has no testnet/sandbox in ccxt; set settings.testnet to false "
+                "only if you mean to trade on the live exchange",
+                pointer="/settings/testnet",
+                path=self.config.source,
+                broker=self.name,
+            )
+        self._point(exchange)
+        _guard_fetch(exchange, ccxt, exchange_id)
+        return exchange
+
+    def _exchange_params(self) -> dict[str, Any]:
+        """The ccxt constructor's settings: credentials, timeout, rate limit, options."""
         settings = self.config.settings
         params: dict[str, Any] = {
             "enableRateLimit": settings.enable_rate_limit,
@@ -110,31 +128,24 @@ class CcxtBroker(BaseBroker):
         for ours, theirs in CCXT_CREDENTIALS.items():
             if self.config.credentials.get(ours):
                 params[theirs] = self.config.credentials[ours]
-        self._exchange_params = params
-        exchange = klass(params)
-        if settings.testnet:
-            if not exchange.urls.get("test"):
-                raise ConfigError(
-                    f"{exchange_id} has no testnet/sandbox in ccxt; set settings.testnet to false "
-                    "only if you mean to trade on the live exchange",
-                    pointer="/settings/testnet",
-                    path=self.config.source,
-                    broker=self.name,
-                )
-            exchange.set_sandbox_mode(True)
-        self._apply_url_overrides(exchange)
-        _guard_fetch(exchange, ccxt, exchange_id)
-        return exchange
+        return params
 
-    def _apply_url_overrides(self, exchange: Any) -> None:
-        """Point API URLs elsewhere (a proxy, the local exchange stand-in): ``custom_settings.urls``."""
-        overrides: dict[str, str] = self.config.custom.get("urls", {})
+    def _point(self, exchange: Any) -> None:
+        """Point ``exchange`` where the config says: the sandbox, then ``custom_settings.urls``.
+
+        The URL overrides (a proxy, the local exchange stand-in) merge into ccxt's
+        ``urls['api']`` key by key, nested ones too: ``{"ws": {"spot": url}}`` replaces only
+        ccxt.pro's spot stream URL.
+        """
+        if self.config.settings.testnet:
+            exchange.set_sandbox_mode(True)
+        overrides: dict[str, Any] = self.config.custom.get("urls", {})
         if not overrides:
             return
         if isinstance(exchange.urls.get("api"), str):
             exchange.urls["api"] = overrides.get("api", exchange.urls["api"])
         else:
-            exchange.urls["api"] = {**exchange.urls["api"], **overrides}
+            exchange.urls["api"] = _merged(exchange.urls["api"], overrides)
 
     def connect(self) -> bool:
         """Create the ccxt exchange and load markets (or the snapshot given at construction)."""
@@ -159,9 +170,7 @@ class CcxtBroker(BaseBroker):
     def disconnect(self) -> None:
         """Forget the session and stop subscriptions; the next ``connect`` starts afresh."""
         self._connected = False
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+        self._close_stream()
         if self._exchange is not None:
             session = getattr(self._exchange, "session", None)
             if session is not None:
@@ -169,33 +178,34 @@ class CcxtBroker(BaseBroker):
         self._exchange = None
 
     # -- streaming -------------------------------------------------------------------------
-    def subscribe_ticker(self, symbol: str, callback: Callable[[Ticker], None]) -> None:
-        """Deliver every ticker update of ``symbol`` to ``callback`` (on a background thread)."""
-        self._require_connected()
-        self._require_symbol(symbol)
-        if not self.websocket:
+    def _new_ticker_stream(self) -> TickerStream:
+        from brokers.streaming import TickerStream
+
+        exchange_id = self.exchange_id or self.config.name
+        if not hasattr(importlib.import_module("ccxt.pro"), exchange_id):
             raise NotSupportedError(
-                f"{self.name} has no ticker subscription (regenerate with websocket enabled, "
-                "where ccxt.pro supports the exchange)",
+                f"{self.name} cannot stream tickers: ccxt.pro has no {exchange_id}",
                 broker=self.name,
             )
-        if self._stream is None:
-            from brokers.streaming import TickerStream, pro_exchange_factory
+        markets, currencies = self.exchange.markets, self.exchange.currencies
+        return TickerStream(
+            lambda: self._build_pro_exchange(markets, currencies),
+            broker=self.name,
+            policy=self.config.settings.retry,
+            timeout=self.config.settings.timeout / 1000,
+        )
 
-            self._stream = TickerStream(
-                pro_exchange_factory(
-                    self.exchange_id or self.config.name,
-                    self._exchange_params,
-                    self.config.settings.testnet,
-                ),
-                broker=self.name,
-            )
-        self._stream.subscribe(symbol, callback)
+    def _build_pro_exchange(self, markets: dict[str, Any], currencies: Any) -> Any:
+        """The ccxt.pro twin of :attr:`exchange`: same settings and URLs.
 
-    def unsubscribe(self, symbol: str) -> None:
-        """Stop the ticker updates of ``symbol``."""
-        if self._stream is not None:
-            self._stream.unsubscribe(symbol)
+        It gets the markets already loaded, so it sends no markets request. Called on the
+        stream's thread, which owns it.
+        """
+        pro = importlib.import_module("ccxt.pro")
+        exchange = getattr(pro, self.exchange_id or self.config.name)(self._exchange_params())
+        self._point(exchange)
+        exchange.set_markets(markets, currencies)
+        return exchange
 
     # -- capability and call helpers -------------------------------------------------------
     def has(self, method: str) -> bool:
@@ -373,6 +383,13 @@ class CcxtBroker(BaseBroker):
             raw = self._read(lambda: self.exchange.fetch_positions(pairs), "fetch positions")
             return [position_from_ccxt(p) for p in raw if float(p.get("contracts") or 0)]
         return balance_positions(self.get_balance(), list(self.config.supported_pairs))
+
+
+def _merged(base: Any, overrides: Any) -> Any:
+    """``overrides`` laid over ``base``; dicts merge key by key, anything else replaces."""
+    if not isinstance(base, dict) or not isinstance(overrides, dict):
+        return overrides
+    return {**base, **{key: _merged(base.get(key), value) for key, value in overrides.items()}}
 
 
 def _guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:

@@ -31,7 +31,6 @@ from brokers.errors import (
     InsufficientFundsError,
     InvalidOrderError,
     InvalidRequestError,
-    NotSupportedError,
     OrderNotFoundError,
     RateLimitError,
     error_for_status,
@@ -54,7 +53,7 @@ from brokers.shapes import (
 from brokers.signing import Scheme, Signer
 
 if TYPE_CHECKING:
-    from brokers.streaming import ErrorCallback, TickerCallback, WebSocketTickerStream
+    from brokers.streaming import WebSocketTickerStream
 
 #: Binance-style error codes -> our errors (exchanges that copy Binance's API copy these too).
 BINANCE_STYLE_ERRORS: dict[str, type[BrokerError]] = {
@@ -94,8 +93,10 @@ class RestBroker(BaseBroker):
     error_codes: ClassVar[dict[str, type[BrokerError]]] = BINANCE_STYLE_ERRORS
     #: Error message fragments that identify a duplicate client order id.
     duplicate_order_markers: ClassVar[tuple[str, ...]] = ("Duplicate order",)
-    #: Whether the broker offers ``subscribe_ticker`` (over ``ws_url``/``testnet_ws_url``).
-    websocket: ClassVar[bool] = False
+    #: With ``websocket = True``, ``subscribe_ticker`` streams from ``ws_url``/``testnet_ws_url``.
+    websocket_hint: ClassVar[str] = (
+        "regenerate it with websocket enabled and the exchange's WebSocket URL"
+    )
     ws_url: ClassVar[str] = ""
     testnet_ws_url: ClassVar[str] = ""
 
@@ -124,7 +125,6 @@ class RestBroker(BaseBroker):
         if clock is not None:
             self.signer.clock = clock
         self.markets: dict[str, dict[str, Any]] = {}
-        self._stream: WebSocketTickerStream | None = None
         self._ws_request_ids = itertools.count(1)
 
     @property
@@ -287,47 +287,22 @@ class RestBroker(BaseBroker):
     def disconnect(self) -> None:
         """Stop ticker subscriptions and close the HTTP session."""
         self._connected = False
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+        self._close_stream()
         if self._session is not None:
             self._session.close()
             self._session = None
 
     # -- streaming -------------------------------------------------------------------------
-    def subscribe_ticker(
-        self, symbol: str, callback: TickerCallback, *, on_error: ErrorCallback | None = None
-    ) -> None:
-        """Deliver every ticker update of ``symbol`` to ``callback`` (on a background thread).
+    def _new_ticker_stream(self) -> WebSocketTickerStream:
+        from brokers.streaming import WebSocketTickerStream
 
-        The stream reconnects after drops with the config's retry policy. What goes wrong on
-        the way (an unreadable message, the stream given up) is logged and passed to
-        ``on_error``; the callback's own exceptions are logged.
-        """
-        self._require_connected()
-        self._require_symbol(symbol)
-        if not self.websocket:
-            raise NotSupportedError(
-                f"{self.name} has no ticker subscription (regenerate with websocket enabled "
-                "and the exchange's WebSocket URL)",
-                broker=self.name,
-            )
-        if self._stream is None:
-            from brokers.streaming import WebSocketTickerStream
-
-            self._stream = WebSocketTickerStream(
-                self.stream_url,
-                self,
-                broker=self.name,
-                policy=self.config.settings.retry,
-                timeout=self.config.settings.timeout / 1000,
-            )
-        self._stream.subscribe(symbol, callback, on_error)
-
-    def unsubscribe(self, symbol: str) -> None:
-        """Stop the ticker updates of ``symbol``; none arrives once this returns."""
-        if self._stream is not None:
-            self._stream.unsubscribe(symbol)
+        return WebSocketTickerStream(
+            self.stream_url,
+            self,
+            broker=self.name,
+            policy=self.config.settings.retry,
+            timeout=self.config.settings.timeout / 1000,
+        )
 
     def ws_stream_name(self, symbol: str) -> str:
         """The exchange's name of ``symbol``'s ticker stream (Binance: ``btcusdt@ticker``)."""

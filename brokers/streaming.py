@@ -2,15 +2,19 @@
 
 Both run on one background thread with its own asyncio loop, so ``subscribe``/``unsubscribe``
 stay plain calls; each update is normalised to our :class:`~brokers.shapes.Ticker` and handed
-to the callback on that thread.
+to the callback on that thread. What they share (the thread, waiting for it, reporting errors
+to the log and to each subscription's ``on_error``) is :class:`TickerSubscriptions`.
 
-- :class:`TickerStream` (ccxt brokers): one ccxt.pro ``watch_ticker`` task per symbol. Errors
-  are mapped to our tree and handed to ``on_error`` (the watcher then stops).
+- :class:`TickerStream` (ccxt brokers): one ccxt.pro ``watch_ticker`` task per symbol. After
+  a drop it watches again (ccxt.pro reconnects and subscribes) with the broker's
+  :class:`~brokers.retry.RetryPolicy`; an error retrying cannot fix stops that symbol.
 - :class:`WebSocketTickerStream` (REST brokers): one aiohttp WebSocket connection for every
   symbol. What is particular to an exchange (messages out, tickers in) comes from a
   :class:`TickerChannel`, the broker itself. After a drop it reconnects with the broker's
   :class:`~brokers.retry.RetryPolicy` and subscribes again; a message it cannot read is
   reported and the stream goes on.
+
+Foreign exceptions become our errors in one place, :func:`brokers.errors.map_exception`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import importlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -67,92 +71,20 @@ class _BackgroundLoop:
     def stop(self, timeout: float) -> None:
         """Stop the loop and wait for the thread (not from the loop's own thread)."""
         if self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
+            asyncio.run_coroutine_threadsafe(self._finish(timeout), self.loop)
             if not self.on_loop_thread():
-                self._thread.join(timeout=timeout)
+                self._thread.join(timeout=timeout + 1)
         if not self._thread.is_alive() and not self.loop.is_closed():
             self.loop.close()
 
-
-class TickerStream:
-    """Subscriptions of one broker; ``close()`` stops them all and the thread."""
-
-    def __init__(
-        self,
-        make_exchange: Callable[[], Any],
-        *,
-        broker: str,
-        on_error: Callable[[BrokerError], None] | None = None,
-    ) -> None:
-        self._make_exchange = make_exchange
-        self._broker = broker
-        self._on_error = on_error
-        self._background = _BackgroundLoop(f"{broker}-ws")
-        self._tasks: dict[str, concurrent.futures.Future[None]] = {}
-        self._exchange: Any = None
-
-    def subscribe(self, symbol: str, callback: TickerCallback) -> None:
-        """Start delivering ``symbol``'s ticker updates to ``callback`` (replaces an earlier one)."""
-        self.unsubscribe(symbol)
-        self._tasks[symbol] = self._background.submit(self._watch(symbol, callback))
-
-    def unsubscribe(self, symbol: str) -> None:
-        """Stop ``symbol``'s updates; unknown symbols are ignored."""
-        task = self._tasks.pop(symbol, None)
-        if task is not None:
+    async def _finish(self, timeout: float) -> None:
+        """Cancel what is left on the loop (a library's own clean-up tasks), then stop it."""
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in others:
             task.cancel()
-
-    def close(self) -> None:
-        """Stop every subscription, close the exchange connection and the thread."""
-        for symbol in list(self._tasks):
-            self.unsubscribe(symbol)
-        if self._background.running and self._exchange is not None:
-            self._background.submit(self._exchange.close()).result(timeout=10)
-        self._background.stop(timeout=10)
-
-    async def _watch(self, symbol: str, callback: TickerCallback) -> None:
-        if self._exchange is None:
-            self._exchange = self._make_exchange()
-        while True:
-            try:
-                raw = await self._exchange.watch_ticker(symbol)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if self._on_error is not None:
-                    self._on_error(map_exception(exc, broker=self._broker))
-                return
-            callback(ticker_from_ccxt(raw))
-
-
-def pro_exchange_factory(
-    exchange_id: str, params: dict[str, Any], sandbox: bool
-) -> Callable[[], Any]:
-    """A factory of the ccxt.pro exchange matching a sync exchange's settings."""
-
-    def make() -> Any:
-        pro = importlib.import_module("ccxt.pro")
-        exchange = getattr(pro, exchange_id)(params)
-        if sandbox:
-            exchange.set_sandbox_mode(True)
-        return exchange
-
-    return make
-
-
-class TickerChannel(Protocol):
-    """What a :class:`WebSocketTickerStream` needs from its exchange (``RestBroker`` is one).
-
-    Messages are JSON-encoded when they are not already text. ``parse_ws_message`` gets each
-    decoded message and returns its ticker (with our unified symbol), None for a message that
-    carries none (an acknowledgement), or raises when the message is an error or unreadable.
-    """
-
-    def ws_subscribe_messages(self, symbols: list[str]) -> list[Any]: ...
-
-    def ws_unsubscribe_messages(self, symbols: list[str]) -> list[Any]: ...
-
-    def parse_ws_message(self, message: Any) -> Ticker | None: ...
+        if others:
+            await asyncio.wait(others, timeout=timeout)
+        self.loop.stop()
 
 
 @dataclass(frozen=True)
@@ -161,37 +93,19 @@ class _Subscription:
     on_error: ErrorCallback | None
 
 
-class WebSocketTickerStream:
-    """Ticker subscriptions over one WebSocket connection (aiohttp, imported on first use).
+class TickerSubscriptions:
+    """What both streams share: the sync API over the background loop, and error reports.
 
-    The connection opens with the first subscription and closes with the last unsubscribe.
-    A dropped connection is reopened after ``policy.delay`` and every symbol subscribed again;
-    after ``policy.max_attempts`` failed connections in a row (or at once, for an error that
-    retrying cannot fix, such as a refused handshake) the stream reports the error and forgets
-    its subscriptions. Errors go to the log and to the ``on_error`` of every subscription.
+    A subclass implements ``_subscribe``, ``_unsubscribe``, ``_unsubscribed`` and ``_shutdown``,
+    coroutines that run on the loop; only they touch ``_subscriptions``.
     """
 
-    def __init__(
-        self,
-        url: str,
-        channel: TickerChannel,
-        *,
-        broker: str,
-        policy: RetryPolicy,
-        timeout: float = 10.0,
-        heartbeat: float | None = 30.0,
-    ) -> None:
-        self.url = url
-        self._channel = channel
+    def __init__(self, *, broker: str, policy: RetryPolicy, timeout: float) -> None:
         self._broker = broker
         self._policy = policy
         self._timeout = timeout
-        self._heartbeat = heartbeat
         self._background = _BackgroundLoop(f"{broker}-ws")
-        # Owned by the loop's thread: only coroutines running there touch these.
         self._subscriptions: dict[str, _Subscription] = {}
-        self._ws: Any = None
-        self._runner: asyncio.Task[None] | None = None
 
     # -- the sync API ----------------------------------------------------------------------
     def subscribe(
@@ -211,12 +125,12 @@ class WebSocketTickerStream:
             self._run(self._unsubscribe(symbol))
 
     def close(self) -> None:
-        """Stop every subscription, close the connection and the thread."""
+        """Stop every subscription, close the connections and the thread."""
         if not self._background.running:
             return
         if self._background.on_loop_thread():
             done = self._background.submit(self._shutdown())
-            done.add_done_callback(lambda _: self._background.stop(timeout=0))
+            done.add_done_callback(lambda _: self._background.stop(timeout=self._timeout))
             return
         self._run(self._shutdown())
         self._background.stop(timeout=self._timeout)
@@ -232,6 +146,251 @@ class WebSocketTickerStream:
 
     # -- on the loop -----------------------------------------------------------------------
     async def _subscribe(self, symbol: str, subscription: _Subscription) -> None:
+        raise NotImplementedError
+
+    async def _unsubscribe(self, symbol: str) -> None:
+        if self._subscriptions.pop(symbol, None) is not None:
+            await self._unsubscribed(symbol)
+
+    async def _unsubscribed(self, symbol: str) -> None:
+        """``symbol`` is no longer subscribed (unless subscribed again meanwhile): tell the
+        exchange, and close what nothing uses any more."""
+        raise NotImplementedError
+
+    async def _shutdown(self) -> None:
+        raise NotImplementedError
+
+    def _hand_over(self, symbol: str, ticker: Ticker) -> bool:
+        """Call ``symbol``'s callback with ``ticker``; False when it is not subscribed."""
+        subscription = self._subscriptions.get(symbol)
+        if subscription is None:
+            log.debug("%s: ticker of unsubscribed %s dropped", self._broker, symbol)
+            return False
+        try:
+            subscription.callback(ticker)
+        except Exception:
+            log.exception("%s: the ticker callback of %s raised", self._broker, symbol)
+        return True
+
+    def _report(
+        self, error: BrokerError, outcome: str, symbols: Iterable[str] | None = None
+    ) -> None:
+        """Log ``error`` and hand it to the ``on_error`` of ``symbols`` (default: all)."""
+        log.warning("%s: ticker stream: %s (%s)", self._broker, error, outcome)
+        chosen = list(self._subscriptions) if symbols is None else symbols
+        handlers: list[ErrorCallback] = []
+        for symbol in chosen:
+            subscription = self._subscriptions.get(symbol)
+            if subscription is None or subscription.on_error is None:
+                continue
+            if subscription.on_error not in handlers:
+                handlers.append(subscription.on_error)
+        for handler in handlers:
+            try:
+                handler(error)
+            except Exception:
+                log.exception("%s: an on_error handler raised", self._broker)
+
+    def _gives_up(self, error: BrokerError, failures: int) -> bool:
+        """Whether ``failures`` failed attempts in a row, the last with ``error``, are enough."""
+        return not error.retryable or failures >= self._policy.max_attempts
+
+    def _stopped(self, error: BrokerError, failures: int, what: str) -> BrokerError:
+        """``error``, of the same class, saying that ``what`` has stopped for good."""
+        text = (
+            f"{what} stopped after {failures} failed connection(s): {error.message}; "
+            "subscribe again to restart it"
+        )
+        if isinstance(error, RateLimitError):
+            stopped: BrokerError = RateLimitError(
+                text, retry_after=error.retry_after, broker=self._broker
+            )
+        else:
+            stopped = type(error)(text, broker=self._broker)
+        stopped.__cause__ = error
+        return stopped
+
+
+class TickerStream(TickerSubscriptions):
+    """Ticker subscriptions over ccxt.pro: one ``watch_ticker`` task per symbol.
+
+    ``make_exchange`` builds the ccxt.pro exchange (on the loop's thread) when the first
+    subscription starts; it is closed, with its connections, when the last one ends. A watch
+    that fails (a dropped connection, a refused handshake, an error message from the exchange)
+    is mapped to our error; retryable ones are retried after ``policy.delay``, and after
+    ``policy.max_attempts`` failures in a row (or at once, for an error that retrying cannot
+    fix) the error goes to the log and to the symbol's ``on_error`` and the symbol is dropped.
+    Reconnecting is ccxt.pro's: the next ``watch_ticker`` opens a new connection and subscribes.
+    """
+
+    def __init__(
+        self,
+        make_exchange: Callable[[], Any],
+        *,
+        broker: str,
+        policy: RetryPolicy,
+        timeout: float = 10.0,
+    ) -> None:
+        super().__init__(broker=broker, policy=policy, timeout=timeout)
+        self._make_exchange = make_exchange
+        # Owned by the loop's thread, like ``_subscriptions``.
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._exchange: Any = None
+
+    async def _subscribe(self, symbol: str, subscription: _Subscription) -> None:
+        self._subscriptions[symbol] = subscription
+        watcher = self._watchers.get(symbol)
+        if watcher is None or watcher.done():
+            self._watchers[symbol] = asyncio.get_running_loop().create_task(self._watch(symbol))
+
+    async def _unsubscribed(self, symbol: str) -> None:
+        if symbol in self._subscriptions:  # subscribed again meanwhile
+            return
+        watcher = self._watchers.pop(symbol, None)
+        if watcher is not None and watcher is not asyncio.current_task():
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+        if not self._subscriptions:
+            await self._close_exchange()
+        elif self._exchange is not None and self._exchange.has.get("unWatchTicker"):
+            try:
+                await asyncio.wait_for(self._exchange.un_watch_ticker(symbol), self._timeout)
+            except Exception as exc:  # the exchange goes on sending; those tickers are dropped
+                log.debug("%s: could not unsubscribe %s (%r)", self._broker, symbol, exc)
+
+    async def _shutdown(self) -> None:
+        self._subscriptions.clear()
+        watchers = [w for w in self._watchers.values() if w is not asyncio.current_task()]
+        self._watchers.clear()
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+        await self._close_exchange()
+
+    async def _close_exchange(self) -> None:
+        exchange, self._exchange = self._exchange, None
+        if exchange is not None:
+            try:
+                await exchange.close()
+            except Exception as exc:
+                log.debug("%s: closing the ccxt.pro exchange failed (%r)", self._broker, exc)
+
+    async def _watch(self, symbol: str) -> None:
+        """Watch ``symbol`` while it is subscribed; retry failed watches by the policy."""
+        me = asyncio.current_task()
+        failures = 0
+        while symbol in self._subscriptions and self._watchers.get(symbol) is me:
+            try:
+                if self._exchange is None:
+                    self._exchange = self._make_exchange()
+                raw = await self._exchange.watch_ticker(symbol)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = map_exception(exc, broker=self._broker)
+                failures += 1
+                if self._gives_up(error, failures):
+                    await self._give_up(symbol, self._stopped(error, failures, f"{symbol} ticker"))
+                    return
+                wait = self._policy.delay(failures - 1, error)
+                log.warning(
+                    "%s: ticker stream of %s lost (%s); watching again in %.2fs (%d/%d)",
+                    self._broker,
+                    symbol,
+                    error,
+                    wait,
+                    failures,
+                    self._policy.max_attempts - 1,
+                )
+                await self._forget_connections(symbol)
+                await asyncio.sleep(wait)
+                continue
+            failures = 0
+            self._deliver(symbol, raw)
+
+    async def _forget_connections(self, symbol: str) -> None:
+        """Close ccxt.pro's open connections that carry ``symbol``'s subscription.
+
+        A refusal the exchange sends back (a rate limit, say) leaves ccxt.pro holding the
+        subscription as made: watching again on that connection would send no new subscribe
+        and wait forever. A fresh connection subscribes anew. (A dropped or refused connection
+        is forgotten by ccxt.pro itself.)
+        """
+        clients = getattr(self._exchange, "clients", None) or {}
+        for url, client in list(clients.items()):
+            if any(symbol in str(key) for key in getattr(client, "subscriptions", {})):
+                clients.pop(url, None)
+                try:
+                    await client.close()
+                except Exception as exc:
+                    log.debug("%s: closing %s failed (%r)", self._broker, url, exc)
+
+    def _deliver(self, symbol: str, raw: Any) -> None:
+        try:
+            ticker = ticker_from_ccxt(raw)
+        except Exception as exc:
+            error = BadResponseError(
+                f"unreadable ticker of {symbol} from ccxt.pro ({type(exc).__name__}: {exc})",
+                broker=self._broker,
+            )
+            error.__cause__ = exc
+            self._report(error, "ticker skipped", [symbol])
+            return
+        self._hand_over(symbol, ticker)
+
+    async def _give_up(self, symbol: str, error: BrokerError) -> None:
+        self._report(error, "subscription dropped", [symbol])
+        self._subscriptions.pop(symbol, None)
+        self._watchers.pop(symbol, None)
+        if not self._subscriptions:
+            await self._close_exchange()
+
+
+class TickerChannel(Protocol):
+    """What a :class:`WebSocketTickerStream` needs from its exchange (``RestBroker`` is one).
+
+    Messages are JSON-encoded when they are not already text. ``parse_ws_message`` gets each
+    decoded message and returns its ticker (with our unified symbol), None for a message that
+    carries none (an acknowledgement), or raises when the message is an error or unreadable.
+    """
+
+    def ws_subscribe_messages(self, symbols: list[str]) -> list[Any]: ...
+
+    def ws_unsubscribe_messages(self, symbols: list[str]) -> list[Any]: ...
+
+    def parse_ws_message(self, message: Any) -> Ticker | None: ...
+
+
+class WebSocketTickerStream(TickerSubscriptions):
+    """Ticker subscriptions over one WebSocket connection (aiohttp, imported on first use).
+
+    The connection opens with the first subscription and closes with the last unsubscribe.
+    A dropped connection is reopened after ``policy.delay`` and every symbol subscribed again;
+    after ``policy.max_attempts`` failed connections in a row (or at once, for an error that
+    retrying cannot fix, such as a refused handshake) the stream reports the error and forgets
+    its subscriptions. Errors go to the log and to the ``on_error`` of every subscription.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        channel: TickerChannel,
+        *,
+        broker: str,
+        policy: RetryPolicy,
+        timeout: float = 10.0,
+        heartbeat: float | None = 30.0,
+    ) -> None:
+        super().__init__(broker=broker, policy=policy, timeout=timeout)
+        self.url = url
+        self._channel = channel
+        self._heartbeat = heartbeat
+        # Owned by the loop's thread, like ``_subscriptions``.
+        self._ws: Any = None
+        self._runner: asyncio.Task[None] | None = None
+
+    # -- on the loop -----------------------------------------------------------------------
+    async def _subscribe(self, symbol: str, subscription: _Subscription) -> None:
         new = symbol not in self._subscriptions
         self._subscriptions[symbol] = subscription
         if self._runner is None or self._runner.done():
@@ -239,12 +398,7 @@ class WebSocketTickerStream:
         elif new and self._ws is not None:  # else the connection subscribes when it opens
             await self._send(self._channel.ws_subscribe_messages([symbol]))
 
-    async def _unsubscribe(self, symbol: str) -> None:
-        if self._subscriptions.pop(symbol, None) is not None:
-            await self._unsubscribed(symbol)
-
     async def _unsubscribed(self, symbol: str) -> None:
-        """Tell the exchange; with nothing left subscribed, close the connection."""
         if symbol in self._subscriptions:  # subscribed again meanwhile
             return
         if self._ws is not None:
@@ -289,8 +443,9 @@ class WebSocketTickerStream:
                 if not self._subscriptions or self._runner is not me:
                     return
                 failures = 1 if delivered else failures + 1
-                if not error.retryable or failures >= self._policy.max_attempts:
-                    self._report(self._stopped(error, failures), "subscriptions dropped")
+                if self._gives_up(error, failures):
+                    stopped = self._stopped(error, failures, "ticker stream")
+                    self._report(stopped, "subscriptions dropped")
                     self._subscriptions.clear()
                     return
                 wait = self._policy.delay(failures - 1, error)
@@ -349,41 +504,4 @@ class WebSocketTickerStream:
                 error.__cause__ = exc
             self._report(error, "message skipped")
             return False
-        if ticker is None:
-            return False
-        subscription = self._subscriptions.get(ticker["symbol"])
-        if subscription is None:
-            log.debug("%s: ticker of unsubscribed %s dropped", self._broker, ticker["symbol"])
-            return False
-        try:
-            subscription.callback(ticker)
-        except Exception:
-            log.exception("%s: the ticker callback of %s raised", self._broker, ticker["symbol"])
-        return True
-
-    def _report(self, error: BrokerError, outcome: str) -> None:
-        log.warning("%s: ticker stream: %s (%s)", self._broker, error, outcome)
-        handlers: list[ErrorCallback] = []
-        for subscription in self._subscriptions.values():
-            if subscription.on_error is not None and subscription.on_error not in handlers:
-                handlers.append(subscription.on_error)
-        for handler in handlers:
-            try:
-                handler(error)
-            except Exception:
-                log.exception("%s: an on_error handler raised", self._broker)
-
-    def _stopped(self, error: BrokerError, failures: int) -> BrokerError:
-        """``error``, of the same class, saying that the stream has stopped for good."""
-        text = (
-            f"ticker stream stopped after {failures} failed connection(s): {error.message}; "
-            "subscribe again to restart it"
-        )
-        if isinstance(error, RateLimitError):
-            stopped: BrokerError = RateLimitError(
-                text, retry_after=error.retry_after, broker=self._broker
-            )
-        else:
-            stopped = type(error)(text, broker=self._broker)
-        stopped.__cause__ = error
-        return stopped
+        return ticker is not None and self._hand_over(ticker["symbol"], ticker)
