@@ -13,6 +13,8 @@ from scaffolder.standin.binance import (
     RecordedRequest,
 )
 from scaffolder.standin.binance_market import BinanceError, SymbolSpec
+from scaffolder.standin.coinbase import CoinbaseStandIn
+from scaffolder.standin.coinbase_market import CoinbaseError, Product
 from scaffolder.standin.gemini import GeminiStandIn
 from scaffolder.standin.gemini_market import GeminiError, GeminiSymbol
 from scaffolder.standin.server import StandInServer
@@ -24,9 +26,12 @@ __all__ = [
     "FAULTS_BEFORE",
     "BinanceError",
     "BinanceStandIn",
+    "CoinbaseError",
+    "CoinbaseStandIn",
     "GeminiError",
     "GeminiStandIn",
     "GeminiSymbol",
+    "Product",
     "RecordedRequest",
     "StandInServer",
     "SymbolSpec",

@@ -1,11 +1,14 @@
-"""Run the Binance spot stand-in in the foreground.
+"""Run an exchange stand-in in the foreground.
 
 Usage::
 
-    python -m scaffolder.standin --port 8765 --api-key CANARY-API-KEY-0000 \
-        --secret CANARY-SECRET-0000 [--fixed-clock 1700000000000] [--verbose]
+    python -m scaffolder.standin [--exchange binance|gemini|coinbase] --port 8765 \\
+        [--api-key KEY --secret SECRET] [--fixed-clock 1700000000000] [--verbose]
 
-Prints the base URL and the ccxt ``urls['api']`` entries, then serves until Ctrl-C or SIGTERM.
+Without ``--api-key``/``--secret`` the exchange's canary credentials are used (obvious fakes;
+Binance's are required for compatibility with earlier use). Prints the base URL and the ccxt
+``urls['api']`` entries, then serves until Ctrl-C or SIGTERM. Record against it with
+``scaffolder record NAME --via URL`` (Coinbase has no sandbox: add ``--allow-mainnet``).
 """
 
 from __future__ import annotations
@@ -14,23 +17,37 @@ import argparse
 import json
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any
 
+from scaffolder.standin import coinbase, gemini
 from scaffolder.standin.binance import CCXT_OPTIONS, BinanceStandIn
+from scaffolder.standin.server import StandInServer
+
+#: Exchange -> (display name, default key, default secret).
+EXCHANGES: dict[str, tuple[str, str | None, str | None]] = {
+    "binance": ("Binance spot", None, None),
+    "gemini": ("Gemini", gemini.CANARY_API_KEY, gemini.CANARY_SECRET),
+    "coinbase": ("Coinbase", coinbase.CANARY_API_KEY, coinbase.CANARY_SECRET),
+}
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m scaffolder.standin",
-        description="Serve a local stand-in for Binance's spot testnet REST API (api/v3).",
+        description="Serve a local stand-in for an exchange's REST API on 127.0.0.1.",
     )
+    parser.add_argument("--exchange", choices=sorted(EXCHANGES), default="binance")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port)")
-    parser.add_argument("--api-key", required=True, help="the accepted X-MBX-APIKEY")
-    parser.add_argument("--secret", required=True, help="the HMAC-SHA256 signing secret")
+    parser.add_argument("--api-key", help="the accepted API key (default: the canary)")
+    parser.add_argument("--secret", help="the signing secret (default: the canary)")
     parser.add_argument(
-        "--recv-window-max", type=int, default=60000, help="largest accepted recvWindow (ms)"
+        "--recv-window-max",
+        type=int,
+        default=60000,
+        help="largest accepted recvWindow in ms (Binance)",
     )
     parser.add_argument(
         "--fixed-clock",
@@ -40,11 +57,36 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="freeze the server clock at this epoch-ms value (clients must sign with it too)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    _, key, secret = EXCHANGES[args.exchange]
+    args.api_key = args.api_key or key
+    args.secret = args.secret or secret
+    if not args.api_key or not args.secret:
+        parser.error(f"--api-key and --secret are required for {args.exchange}")
+    return args
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def build(args: argparse.Namespace) -> StandInServer:
+    """The stand-in the arguments describe (not started)."""
+    fixed = args.fixed_clock
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "clock": (lambda: fixed) if fixed is not None else None,
+        "verbose": args.verbose,
+    }
+    factories: dict[str, Callable[[], StandInServer]] = {
+        "binance": lambda: BinanceStandIn(
+            args.api_key, args.secret, recv_window_max=args.recv_window_max, **common
+        ),
+        "gemini": lambda: gemini.GeminiStandIn(args.api_key, args.secret, **common),
+        "coinbase": lambda: coinbase.CoinbaseStandIn(args.api_key, args.secret, **common),
+    }
+    return factories[args.exchange]()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,20 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Background jobs of a non-interactive shell start with SIGINT ignored: re-enable it.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    fixed = args.fixed_clock
-    standin = BinanceStandIn(
-        args.api_key,
-        args.secret,
-        host=args.host,
-        port=args.port,
-        recv_window_max=args.recv_window_max,
-        clock=(lambda: fixed) if fixed is not None else None,
-        verbose=args.verbose,
-    )
+    standin: Any = build(args)
     with standin:
-        print(f"Binance spot stand-in listening on {standin.url}", flush=True)
+        print(f"{EXCHANGES[args.exchange][0]} stand-in listening on {standin.url}", flush=True)
         print(f"ccxt urls['api'] entries: {json.dumps(standin.ccxt_api_urls())}", flush=True)
-        print(f"ccxt options: {json.dumps(CCXT_OPTIONS)}", flush=True)
+        if args.exchange == "binance":
+            print(f"ccxt options: {json.dumps(CCXT_OPTIONS)}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         try:
             threading.Event().wait()

@@ -45,10 +45,10 @@ from scaffolder.standin.gemini_market import (
     exchange_page,
 )
 from scaffolder.standin.gemini_state import GeminiState
+from scaffolder.standin.ledger import LedgerStandIn
 from scaffolder.standin.server import (
     Incoming,
     Reply,
-    StandInServer,
     balances_or,
     copies_or,
     fault_replies,
@@ -113,7 +113,7 @@ def sign_payload(payload: str, secret: str) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha384).hexdigest()
 
 
-class GeminiStandIn(StandInServer):
+class GeminiStandIn(LedgerStandIn):
     """An in-process HTTP server impersonating Gemini's sandbox REST API.
 
     Args:
@@ -172,26 +172,10 @@ class GeminiStandIn(StandInServer):
 
     # -- test controls -----------------------------------------------------------------------
 
-    @property
-    def orders_created(self) -> int:
-        """Number of orders actually created (rejected orders do not count)."""
-        with self.lock:
-            return self.state.orders_created
-
     def orders(self) -> list[dict[str, Any]]:
         """Every order ever created, as ``/v1/order/status`` renders it."""
         with self.lock:
             return [self.state.orders[i].render() for i in sorted(self.state.orders)]
-
-    def balance(self, currency: str) -> tuple[Decimal, Decimal]:
-        """``(available, amount)`` of ``currency``."""
-        with self.lock:
-            return self.state.available(currency), self.state.amount.get(currency, Decimal(0))
-
-    def set_price(self, symbol: str, price: Decimal | str) -> None:
-        """Set ``symbol``'s last price (``btcusd``); resting orders it crosses fill."""
-        with self.lock:
-            self.state.set_price(symbol, Decimal(str(price)))
 
     # -- the exchange ------------------------------------------------------------------------
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from scaffolder.standin import price_series
+from scaffolder.standin.ledger import plain, positive_decimal
 from scaffolder.standin.server import ExchangeRefusal, Reply
 
 JSON = dict[str, Any]
@@ -58,17 +59,13 @@ def price_text(value: Decimal, tick: Decimal) -> str:
 
 def amount_text(value: Decimal) -> str:
     """An amount as Gemini renders it: no trailing zeros (``"0.014434"``, ``"0"``)."""
-    text = f"{value.normalize():f}"
-    return text if text != "-0" else "0"
+    return plain(value)
 
 
 def parse_decimal(raw: Any, reason: str, what: str) -> Decimal:
     """A positive decimal from a request field (a string or a number), else ``reason``."""
-    try:
-        value = Decimal(str(raw))
-    except (InvalidOperation, ValueError) as exc:
-        raise GeminiError(reason, f"Invalid {what}: {raw!r}") from exc
-    if not value.is_finite() or value <= 0:
+    value = positive_decimal(raw)
+    if value is None:
         raise GeminiError(reason, f"Invalid {what}: {raw!r}")
     return value
 

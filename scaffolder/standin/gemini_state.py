@@ -24,6 +24,7 @@ from scaffolder.standin.gemini_market import (
     parse_decimal,
     price_text,
 )
+from scaffolder.standin.ledger import Ledger
 
 #: Order ids start here (Gemini's are 11-12 digit numbers).
 FIRST_ORDER_ID = 106_000_000_001
@@ -96,12 +97,8 @@ class GeminiState:
     ) -> None:
         self.symbols: dict[str, GeminiSymbol] = {s.id: s for s in symbols}
         self.clock = clock
-        self.amount: dict[str, Decimal] = dict(balances)
-        self.held: dict[str, Decimal] = dict.fromkeys(balances, Decimal(0))
-        for spec in self.symbols.values():
-            for currency in (spec.base, spec.quote):
-                self.amount.setdefault(currency, Decimal(0))
-                self.held.setdefault(currency, Decimal(0))
+        currencies = [c for s in self.symbols.values() for c in (s.base, s.quote)]
+        self.ledger = Ledger(balances, currencies)
         self.orders: dict[int, GeminiOrder] = {}
         self.orders_created = 0
 
@@ -129,29 +126,22 @@ class GeminiState:
     def _settle(self, order: GeminiOrder, price: Decimal) -> None:
         """Fill the whole order at ``price``: release its hold, move both currencies."""
         self._release(order)
-        spec, amount = order.symbol, order.amount - order.executed
-        cost = amount * price
-        if order.side == "buy":
-            self.amount[spec.quote] -= cost
-            self.amount[spec.base] += amount
-        else:
-            self.amount[spec.base] -= amount
-            self.amount[spec.quote] += cost
+        spec = order.symbol
+        self.ledger.trade(
+            spec.base, spec.quote, buy=order.side == "buy", size=order.amount, price=price
+        )
         order.executed, order.avg_price, order.is_live = order.amount, price, False
 
+    def _funding(self, order: GeminiOrder) -> str:
+        return order.symbol.quote if order.side == "buy" else order.symbol.base
+
     def _hold(self, order: GeminiOrder) -> None:
-        currency = order.symbol.quote if order.side == "buy" else order.symbol.base
         order.held = order.amount * order.price if order.side == "buy" else order.amount
-        self.held[currency] += order.held
+        self.ledger.hold(self._funding(order), order.held)
 
     def _release(self, order: GeminiOrder) -> None:
-        currency = order.symbol.quote if order.side == "buy" else order.symbol.base
-        self.held[currency] -= order.held
+        self.ledger.release(self._funding(order), order.held)
         order.held = Decimal(0)
-
-    def available(self, currency: str) -> Decimal:
-        """What ``currency`` is free for trading: the amount minus what open orders hold."""
-        return self.amount.get(currency, Decimal(0)) - self.held.get(currency, Decimal(0))
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -162,10 +152,10 @@ class GeminiState:
                 "type": "exchange",
                 "currency": currency,
                 "amount": amount_text(amount),
-                "available": amount_text(self.available(currency)),
-                "availableForWithdrawal": amount_text(self.available(currency)),
+                "available": amount_text(self.ledger.available(currency)),
+                "availableForWithdrawal": amount_text(self.ledger.available(currency)),
             }
-            for currency, amount in self.amount.items()
+            for currency, amount in self.ledger.amount.items()
             if amount
         ]
 
@@ -196,7 +186,7 @@ class GeminiState:
         if any(option not in _OPTIONS for option in options):
             raise GeminiError("UnsupportedOption", f"Option {options[0]} is not supported")
         needed = amount * price if side == "buy" else amount
-        if self.available(spec.quote if side == "buy" else spec.base) < needed:
+        if self.ledger.available(spec.quote if side == "buy" else spec.base) < needed:
             raise GeminiError(
                 "InsufficientFunds",
                 f"Failed to place {side} order on symbol '{spec.id.upper()}' for price "

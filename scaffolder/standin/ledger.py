@@ -1,0 +1,80 @@
+"""Balances of a stand-in account, and the test controls of stand-ins that keep one.
+
+A :class:`Ledger` knows, per currency, the amount the account owns and how much of it open
+orders hold; a fill moves base and quote currency. The Gemini and Coinbase stand-ins keep
+their balances this way (the Binance stand-in renders Binance's own free/locked split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from scaffolder.standin.server import StandInServer
+
+
+def positive_decimal(raw: Any) -> Decimal | None:
+    """A positive, finite decimal from a request field (a string or a number), else None."""
+    try:
+        value = Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() and value > 0 else None
+
+
+def plain(value: Decimal) -> str:
+    """A decimal written plainly: no exponent, no trailing zeros (``"0.014434"``, ``"0"``)."""
+    text = f"{value.normalize():f}"
+    return "0" if text == "-0" else text
+
+
+class Ledger:
+    """Amounts and holds per currency of one account."""
+
+    def __init__(self, balances: Mapping[str, Decimal], currencies: Iterable[str] = ()) -> None:
+        self.amount: dict[str, Decimal] = dict(balances)
+        for currency in currencies:
+            self.amount.setdefault(currency, Decimal(0))
+        self.held: dict[str, Decimal] = dict.fromkeys(self.amount, Decimal(0))
+
+    def available(self, currency: str) -> Decimal:
+        """What ``currency`` is free for trading: the amount minus what open orders hold."""
+        return self.amount.get(currency, Decimal(0)) - self.held.get(currency, Decimal(0))
+
+    def hold(self, currency: str, amount: Decimal) -> None:
+        self.held[currency] = self.held.get(currency, Decimal(0)) + amount
+
+    def release(self, currency: str, amount: Decimal) -> None:
+        self.held[currency] -= amount
+
+    def trade(self, base: str, quote: str, *, buy: bool, size: Decimal, price: Decimal) -> None:
+        """Settle a fill of ``size`` base currency at ``price``."""
+        sign = 1 if buy else -1
+        self.amount[base] += sign * size
+        self.amount[quote] -= sign * size * price
+
+
+class LedgerStandIn(StandInServer):
+    """Test controls of a stand-in whose ``state`` keeps a :class:`Ledger` in ``ledger``,
+    counts ``orders_created`` and can ``set_price(market, price)``."""
+
+    state: Any
+
+    @property
+    def orders_created(self) -> int:
+        """Number of orders actually created (refused ones do not count)."""
+        with self.lock:
+            count: int = self.state.orders_created
+            return count
+
+    def balance(self, currency: str) -> tuple[Decimal, Decimal]:
+        """``(available, amount)`` of ``currency``."""
+        with self.lock:
+            ledger: Ledger = self.state.ledger
+            return ledger.available(currency), ledger.amount.get(currency, Decimal(0))
+
+    def set_price(self, market: str, price: Decimal | str) -> None:
+        """Set the market's last price (its exchange id); resting orders it crosses fill."""
+        with self.lock:
+            self.state.set_price(market, Decimal(str(price)))
