@@ -103,6 +103,10 @@ class BrokerContract:
     """Inherit and set ``broker_name``; every test below then runs against that broker."""
 
     broker_name: ClassVar[str] = ""
+    #: Contract tests this broker is known to fail -> why (a runtime defect, to be fixed in
+    #: the broker). They run as strict xfails: the fix shows as an unexpected pass, which fails
+    #: the run until the entry is removed.
+    known_defects: ClassVar[dict[str, str]] = {}
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """One ``test_ccxt_recorded_case`` per imported ccxt case of the broker."""
@@ -119,6 +123,12 @@ class BrokerContract:
         metafunc.parametrize(
             "ccxt_case", cases, ids=[c["cassette"].removesuffix(".yaml") for c in cases]
         )
+
+    @pytest.fixture(autouse=True)
+    def _known_defect(self, request: pytest.FixtureRequest) -> None:
+        reason = self.known_defects.get(request.function.__name__)
+        if reason:
+            request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
 
     @pytest.fixture
     def project_root(self, request: pytest.FixtureRequest) -> Path:

@@ -78,7 +78,9 @@ SCHEMES: dict[str, AuthScheme] = {
     "coinbase": AuthScheme(
         secret_headers=frozenset(
             {"cb-access-key", "cb-access-sign", "cb-access-timestamp", "cb-access-passphrase"}
-        )
+        ),
+        # ccxt computes the candle window from the clock when no ``since`` is given
+        volatile_params=frozenset({"start", "end"}),
     ),
     "gemini": AuthScheme(
         volatile_params=frozenset({"nonce"}),

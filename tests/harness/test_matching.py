@@ -320,3 +320,86 @@ def test_committed_binance_cassette_refuses_an_order_at_another_price():
     for volatile in ("timestamp", "signature", "newClientOrderId", "recvWindow"):
         assert volatile not in difference
     assert BINANCE_CASSETTE.read_bytes() == before
+
+
+# -- through vcrpy: the committed gemini and coinbase cassettes ------------------------------------
+
+
+def _cassette_request(name: str, call: str) -> dict:
+    path = ROOT / "cassettes" / name / f"{call}.yaml"
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8"))["interactions"][0]["request"])
+
+
+def _replay(name: str, call: str, method: str, uri: str, body: str, headers: dict) -> str:
+    """Send a request through vcrpy in replay mode (as the contract does); the answer's text."""
+    recorder = vcr.VCR(record_mode="none")
+    register_matchers(recorder)
+    cassette = ROOT / "cassettes" / name / f"{call}.yaml"
+    with recorder.use_cassette(str(cassette), **harness_vcr_config(name)):
+        return requests.request(method, uri, data=body, headers=headers, timeout=5).text
+
+
+def fresh_gemini(changes: dict[str, str]) -> tuple[str, str, dict[str, str]]:
+    """The recorded gemini order as a later run sends it: new nonce, client order id,
+    signature and key, and ``changes``."""
+    recorded = _cassette_request("gemini", "create_order")
+    payload = json.loads(base64.b64decode(recorded["headers"]["X-GEMINI-PAYLOAD"][0]))
+    payload = {**payload, "nonce": str(int(payload["nonce"]) + 86_400_000), **changes}
+    payload["client_order_id"] = "rec-another-run"
+    fields = {k: v for k, v in payload.items() if k not in ("request", "nonce")}
+    headers = {
+        "X-GEMINI-APIKEY": "account-CANARY-OTHER-KEY",
+        "X-GEMINI-PAYLOAD": base64.b64encode(json.dumps(payload).encode()).decode(),
+        "X-GEMINI-SIGNATURE": "f" * 96,
+    }
+    return recorded["uri"], json.dumps(fields), headers
+
+
+def test_committed_gemini_cassette_replays_an_order_with_a_new_nonce_and_signature():
+    uri, body, headers = fresh_gemini({})
+    answer = json.loads(_replay("gemini", "create_order", "POST", uri, body, headers))
+    assert answer["symbol"] == "btcusdt" and answer["is_live"] is True
+
+
+def test_committed_gemini_cassette_refuses_an_order_at_another_price():
+    uri, body, headers = fresh_gemini({"price": "31000"})
+    with pytest.raises(CannotOverwriteExistingCassetteException) as failure:
+        _replay("gemini", "create_order", "POST", uri, body, headers)
+    difference = str(failure.value).split("exchange_request differs:")[1].split("\n")[0]
+    assert "price" in difference and "31000" in difference
+    for volatile in ("nonce", "client_order_id", "signature"):
+        assert volatile not in difference
+
+
+def fresh_coinbase(call: str, changes: dict) -> tuple[str, str, str, dict[str, str]]:
+    """A recorded coinbase request as a later run sends it: new timestamp, signature, key and
+    client order id, and ``changes`` to its JSON body."""
+    recorded = _cassette_request("coinbase", call)
+    body = json.loads(recorded["body"]) if recorded["body"] else None
+    if body is not None:
+        body = {**body, **changes, "client_order_id": "ccxt-another-run"}
+    headers = {
+        "CB-ACCESS-KEY": "CANARY-OTHER-KEY",
+        "CB-ACCESS-SIGN": "e" * 64,
+        "CB-ACCESS-TIMESTAMP": "1900000000",
+        "Content-Type": "application/json",
+    }
+    text = json.dumps(body) if body is not None else ""
+    return recorded["method"], recorded["uri"], text, headers
+
+
+def test_committed_coinbase_cassettes_replay_with_new_timestamps_and_signatures():
+    method, uri, body, headers = fresh_coinbase("create_order", {})
+    assert json.loads(_replay("coinbase", "create_order", method, uri, body, headers))["success"]
+    # the candle window ccxt computes from the clock moves on every run
+    method, uri, _, headers = fresh_coinbase("get_ohlcv", {})
+    later = uri.replace("start=", "start=9").replace("end=", "end=9")
+    assert json.loads(_replay("coinbase", "get_ohlcv", method, later, "", headers))["candles"]
+
+
+def test_committed_coinbase_cassette_refuses_an_order_for_another_product():
+    method, uri, body, headers = fresh_coinbase("create_order", {"product_id": "ETH-USDT"})
+    with pytest.raises(CannotOverwriteExistingCassetteException) as failure:
+        _replay("coinbase", "create_order", method, uri, body, headers)
+    difference = str(failure.value).split("exchange_request differs:")[1].split("\n")[0]
+    assert "product_id" in difference and "client_order_id" not in difference

@@ -26,6 +26,7 @@ import pytest
 from scaffolder.harness.audit import audit
 from scaffolder.harness.matching import make_matcher
 from scaffolder.harness.record import RecordReport, record, replay_contract
+from scaffolder.standin.coinbase import CoinbaseStandIn
 from scaffolder.standin.gemini import GeminiStandIn
 from tests.harness.test_record import (
     CALLS,
@@ -62,7 +63,18 @@ GEMINI = Exchange(
     "https://api.sandbox.gemini.com/v",
     "X-GEMINI-SIGNATURE",
 )
-EXCHANGES = [GEMINI]
+COINBASE = Exchange(
+    "coinbase",
+    lambda: CoinbaseStandIn("CANARY-RECORD-COINBASE-KEY", "CANARY-RECORD-COINBASE-SECRET"),
+    {
+        "COINBASE_API_KEY": "CANARY-RECORD-COINBASE-KEY",
+        "COINBASE_API_SECRET": "CANARY-RECORD-COINBASE-SECRET",
+    },
+    "https://api.coinbase.com/",
+    "CB-ACCESS-SIGN",
+    live=True,
+)
+EXCHANGES = [GEMINI, COINBASE]
 
 
 def new_project(root: Path, name: str) -> Path:
@@ -170,19 +182,24 @@ def test_auth_headers_are_masked_and_the_exchanges_urls_kept(first: Recording) -
             assert signature in (None, ["SCRUBBED"]), (path.name, signature)
 
 
-def test_gemini_payload_keeps_its_meaning_without_secrets(first: Recording) -> None:
-    if first.exchange is not GEMINI:
-        pytest.skip("Gemini's payload header")
+def test_the_order_request_keeps_its_meaning_without_secrets(first: Recording) -> None:
     (order,) = interactions(first.cassettes / "create_order.yaml")
-    headers = order["request"]["headers"]
-    assert headers["X-GEMINI-APIKEY"] == ["SCRUBBED"]
-    payload = json.loads(base64.b64decode(headers["X-GEMINI-PAYLOAD"][0]))
-    assert payload["request"] == "/v1/order/new"
-    assert (payload["symbol"], payload["side"], payload["type"]) == (
-        "btcusdt",
-        "buy",
-        "exchange limit",
-    )
+    request = order["request"]
+    if first.exchange is GEMINI:  # every parameter rides in the base64 payload header
+        assert request["headers"]["X-GEMINI-APIKEY"] == ["SCRUBBED"]
+        fields = json.loads(base64.b64decode(request["headers"]["X-GEMINI-PAYLOAD"][0]))
+        assert fields["request"] == "/v1/order/new"
+        assert (fields["symbol"], fields["side"], fields["type"]) == (
+            "btcusdt",
+            "buy",
+            "exchange limit",
+        )
+    else:
+        for header in ("CB-ACCESS-KEY", "CB-ACCESS-SIGN", "CB-ACCESS-TIMESTAMP"):
+            assert request["headers"][header] == ["SCRUBBED"], header
+        fields = json.loads(request["body"])
+        assert (fields["product_id"], fields["side"]) == ("BTC-USDT", "BUY")
+        assert set(fields["order_configuration"]) == {"limit_limit_gtc"}
 
 
 # -- recording twice -----------------------------------------------------------------------------
