@@ -31,6 +31,7 @@ from brokers.errors import (
     InsufficientFundsError,
     InvalidOrderError,
     InvalidRequestError,
+    InvalidSymbolError,
     OrderNotFoundError,
     RateLimitError,
     error_for_status,
@@ -51,6 +52,7 @@ from brokers.shapes import (
     to_int,
 )
 from brokers.signing import Scheme, Signer
+from brokers.streaming import StreamReply
 
 if TYPE_CHECKING:
     from brokers.streaming import WebSocketTickerStream
@@ -67,6 +69,7 @@ BINANCE_STYLE_ERRORS: dict[str, type[BrokerError]] = {
     "-2014": AuthenticationError,
     "-2015": AuthenticationError,
     "-1102": InvalidRequestError,
+    "-1121": InvalidSymbolError,
 }
 
 
@@ -316,6 +319,10 @@ class RestBroker(BaseBroker):
         """The messages that end the ticker subscriptions of ``symbols`` (Binance style)."""
         return [self._ws_request("UNSUBSCRIBE", symbols)]
 
+    def ws_request_id(self, message: Any) -> Any:
+        """The id the exchange's reply to outgoing ``message`` carries (Binance: its ``id``)."""
+        return message.get("id") if isinstance(message, dict) else None
+
     def _ws_request(self, method: str, symbols: list[str]) -> dict[str, Any]:
         return {
             "method": method,
@@ -323,12 +330,13 @@ class RestBroker(BaseBroker):
             "id": next(self._ws_request_ids),
         }
 
-    def parse_ws_message(self, message: Any) -> Ticker | None:
-        """The ticker in one decoded WebSocket message, or None for an acknowledgement.
+    def parse_ws_message(self, message: Any) -> Ticker | StreamReply | None:
+        """The ticker in one decoded WebSocket message, or the reply to a request.
 
         Binance style: ``24hrTicker`` events, bare or wrapped as ``{"stream", "data"}``; replies
-        ``{"result", "id"}``. An error reply raises; so does a message of another shape, so the
-        stream reports it rather than dropping it unseen.
+        ``{"result", "id"}``, or ``{"error": {"code", "msg"}, "id"}`` for a refused request (its
+        error class from :attr:`error_codes`, else InvalidRequestError). A message of another
+        shape raises, so the stream reports it rather than dropping it unseen.
         """
         if isinstance(message, dict) and "stream" in message and "data" in message:
             message = message["data"]
@@ -337,13 +345,9 @@ class RestBroker(BaseBroker):
                 f"expected a JSON object from the stream, got {message!r:.200}", broker=self.name
             )
         if "error" in message:
-            error = message["error"]
-            detail = error.get("msg", error) if isinstance(error, dict) else error
-            raise InvalidRequestError(
-                f"the stream refused request {message.get('id')}: {detail}", broker=self.name
-            )
+            return StreamReply(message.get("id"), self._ws_error(message))
         if "result" in message and "id" in message:
-            return None
+            return StreamReply(message["id"])
         if message.get("e") != "24hrTicker":
             raise BadResponseError(
                 f"not a 24hrTicker event: {json.dumps(message)[:200]}", broker=self.name
@@ -359,6 +363,15 @@ class RestBroker(BaseBroker):
             "base_volume": to_float(message.get("v")),
             "quote_volume": to_float(message.get("q")),
         }
+
+    def _ws_error(self, message: dict[str, Any]) -> BrokerError:
+        """Our error for a stream reply ``{"error": {"code", "msg"}, "id"}``."""
+        error = message["error"]
+        code = error.get("code") if isinstance(error, dict) else None
+        detail = error.get("msg", error) if isinstance(error, dict) else error
+        klass = self.error_codes.get(str(code), InvalidRequestError)
+        text = f"the stream refused request {message.get('id')}: {detail}"
+        return klass(text + ("" if code is None else f" (code {code})"), broker=self.name)
 
     # -- BaseBroker ------------------------------------------------------------------------
     def get_balance(self) -> Balance:

@@ -12,7 +12,8 @@ to the log and to each subscription's ``on_error``) is :class:`TickerSubscriptio
   symbol. What is particular to an exchange (messages out, tickers in) comes from a
   :class:`TickerChannel`, the broker itself. After a drop it reconnects with the broker's
   :class:`~brokers.retry.RetryPolicy` and subscribes again; a message it cannot read is
-  reported and the stream goes on.
+  reported and the stream goes on. A subscribe request the exchange refuses is tied to its
+  symbols by the request's id: they are told (``on_error``) and dropped, the others go on.
 
 Foreign exceptions become our errors in one place, :func:`brokers.errors.map_exception`.
 """
@@ -201,14 +202,18 @@ class TickerSubscriptions:
             f"{what} stopped after {failures} failed connection(s): {error.message}; "
             "subscribe again to restart it"
         )
+        return self._restated(error, text)
+
+    def _restated(self, error: BrokerError, text: str) -> BrokerError:
+        """An error of ``error``'s class saying ``text``, with ``error`` as its cause."""
         if isinstance(error, RateLimitError):
-            stopped: BrokerError = RateLimitError(
+            restated: BrokerError = RateLimitError(
                 text, retry_after=error.retry_after, broker=self._broker
             )
         else:
-            stopped = type(error)(text, broker=self._broker)
-        stopped.__cause__ = error
-        return stopped
+            restated = type(error)(text, broker=self._broker)
+        restated.__cause__ = error
+        return restated
 
 
 class TickerStream(TickerSubscriptions):
@@ -344,21 +349,46 @@ class TickerStream(TickerSubscriptions):
         self._watchers.pop(symbol, None)
         if not self._subscriptions:
             await self._close_exchange()
+        else:  # ccxt.pro keeps a refused subscription as made: subscribing again would not ask
+            await self._forget_connections(symbol)
+
+
+@dataclass(frozen=True)
+class StreamReply:
+    """The exchange's answer to one of the stream's requests: ``error`` is None when accepted.
+
+    ``request_id`` is the id the request carried (see :meth:`TickerChannel.ws_request_id`);
+    None when the exchange did not say which request it answers.
+    """
+
+    request_id: Any
+    error: BrokerError | None = None
+
+
+@dataclass(frozen=True)
+class _Request:
+    subscribe: bool
+    symbols: tuple[str, ...]
 
 
 class TickerChannel(Protocol):
     """What a :class:`WebSocketTickerStream` needs from its exchange (``RestBroker`` is one).
 
-    Messages are JSON-encoded when they are not already text. ``parse_ws_message`` gets each
-    decoded message and returns its ticker (with our unified symbol), None for a message that
-    carries none (an acknowledgement), or raises when the message is an error or unreadable.
+    Messages are JSON-encoded when they are not already text. ``ws_request_id`` gives the id
+    the exchange's reply to an outgoing message will carry (None: it gets no reply we can tell
+    apart). ``parse_ws_message`` gets each decoded message and returns its ticker (with our
+    unified symbol), a :class:`StreamReply` for an answer to a request (accepted or refused),
+    None for another message that carries nothing, or raises when the message is unreadable.
+    An error that answers no request may be raised too; it is reported to every subscription.
     """
 
     def ws_subscribe_messages(self, symbols: list[str]) -> list[Any]: ...
 
     def ws_unsubscribe_messages(self, symbols: list[str]) -> list[Any]: ...
 
-    def parse_ws_message(self, message: Any) -> Ticker | None: ...
+    def ws_request_id(self, message: Any) -> Any: ...
+
+    def parse_ws_message(self, message: Any) -> Ticker | StreamReply | None: ...
 
 
 class WebSocketTickerStream(TickerSubscriptions):
@@ -368,7 +398,9 @@ class WebSocketTickerStream(TickerSubscriptions):
     A dropped connection is reopened after ``policy.delay`` and every symbol subscribed again;
     after ``policy.max_attempts`` failed connections in a row (or at once, for an error that
     retrying cannot fix, such as a refused handshake) the stream reports the error and forgets
-    its subscriptions. Errors go to the log and to the ``on_error`` of every subscription.
+    its subscriptions. Errors go to the log and to the ``on_error`` of every subscription,
+    except a refused subscribe request: its error goes to the symbols it asked for, which are
+    dropped (the exchange sends them nothing; subscribing again asks again).
     """
 
     def __init__(
@@ -388,6 +420,8 @@ class WebSocketTickerStream(TickerSubscriptions):
         # Owned by the loop's thread, like ``_subscriptions``.
         self._ws: Any = None
         self._runner: asyncio.Task[None] | None = None
+        #: Requests sent on the open connection and not answered yet, by id, oldest first.
+        self._pending: dict[Any, _Request] = {}
 
     # -- on the loop -----------------------------------------------------------------------
     async def _subscribe(self, symbol: str, subscription: _Subscription) -> None:
@@ -396,13 +430,13 @@ class WebSocketTickerStream(TickerSubscriptions):
         if self._runner is None or self._runner.done():
             self._runner = asyncio.get_running_loop().create_task(self._connection())
         elif new and self._ws is not None:  # else the connection subscribes when it opens
-            await self._send(self._channel.ws_subscribe_messages([symbol]))
+            await self._request(True, [symbol])
 
     async def _unsubscribed(self, symbol: str) -> None:
         if symbol in self._subscriptions:  # subscribed again meanwhile
             return
         if self._ws is not None:
-            await self._send(self._channel.ws_unsubscribe_messages([symbol]))
+            await self._request(False, [symbol])
         if not self._subscriptions:
             await self._stop_connection()
 
@@ -420,6 +454,17 @@ class WebSocketTickerStream(TickerSubscriptions):
         else:
             runner.cancel()  # connecting, or waiting to reconnect
         await asyncio.gather(runner, return_exceptions=True)
+
+    async def _request(self, subscribe: bool, symbols: list[str]) -> None:
+        """Send the (un)subscribe messages of ``symbols``, remembering them until answered."""
+        channel = self._channel
+        make = channel.ws_subscribe_messages if subscribe else channel.ws_unsubscribe_messages
+        messages = make(symbols)
+        for message in messages:
+            request_id = channel.ws_request_id(message)
+            if request_id is not None:
+                self._pending[request_id] = _Request(subscribe, tuple(symbols))
+        await self._send(messages)
 
     async def _send(self, messages: list[Any]) -> None:
         ws = self._ws
@@ -471,10 +516,13 @@ class WebSocketTickerStream(TickerSubscriptions):
                 timeout=aiohttp.ClientWSTimeout(ws_close=self._timeout),
             ) as ws:
                 self._ws = ws
-                await self._send(self._channel.ws_subscribe_messages(list(self._subscriptions)))
+                self._pending.clear()
+                await self._request(True, list(self._subscriptions))
                 async for msg in ws:
                     if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                         delivered = self._deliver(msg.data) or delivered
+                        if self._runner is not asyncio.current_task():
+                            break  # its last subscriptions were refused: close
                     elif msg.type == aiohttp.WSMsgType.ERROR:
                         break
                 if ws.exception() is not None:
@@ -488,11 +536,12 @@ class WebSocketTickerStream(TickerSubscriptions):
         finally:
             if self._ws is ws:
                 self._ws = None
+                self._pending.clear()  # what was not answered never will be
 
     def _deliver(self, data: str | bytes) -> bool:
-        """Hand one message's ticker to its callback; True when a ticker was delivered."""
+        """Hand one message's ticker to its callback (or settle a reply); True for a ticker."""
         try:
-            ticker = self._channel.parse_ws_message(json.loads(data))
+            parsed = self._channel.parse_ws_message(json.loads(data))
         except Exception as exc:
             if isinstance(exc, BrokerError):
                 error = exc
@@ -504,4 +553,32 @@ class WebSocketTickerStream(TickerSubscriptions):
                 error.__cause__ = exc
             self._report(error, "message skipped")
             return False
-        return ticker is not None and self._hand_over(ticker["symbol"], ticker)
+        if isinstance(parsed, StreamReply):
+            self._answered(parsed)
+            return False
+        return parsed is not None and self._hand_over(parsed["symbol"], parsed)
+
+    def _answered(self, reply: StreamReply) -> None:
+        """Settle the request ``reply`` answers; a refused subscribe drops its symbols."""
+        request = self._pending.pop(reply.request_id, None)
+        if reply.error is None:
+            return
+        if request is None:
+            self._report(reply.error, "message skipped")  # answers no request of ours
+            return
+        if not request.subscribe:
+            self._report(reply.error, "unsubscribe refused; its tickers are dropped", [])
+            return
+        refused = [s for s in request.symbols if s in self._subscriptions]
+        if not refused:  # unsubscribed meanwhile
+            self._report(reply.error, "subscribe refused; no longer subscribed", [])
+            return
+        text = (
+            f"ticker subscription of {', '.join(refused)} dropped: {reply.error.message}; "
+            "subscribe again to retry"
+        )
+        self._report(self._restated(reply.error, text), "subscription dropped", refused)
+        for symbol in refused:
+            self._subscriptions.pop(symbol, None)
+        if not self._subscriptions:
+            self._runner = None  # the runner closes the connection; a new subscribe reopens

@@ -13,6 +13,7 @@ import json
 import logging
 import queue
 import threading
+from collections.abc import Collection
 from typing import Any
 
 import pytest
@@ -26,6 +27,8 @@ from tests.brokers.test_rest_broker import KEY, SECRET, Spot
 from tests.brokers.test_rest_broker import make_config as rest_config
 
 WAIT = 10.0  # seconds before a wait that should succeed at once is declared failed
+#: Binance's refusal of a stream it does not know.
+INVALID_SYMBOL = {"code": -1121, "msg": "Invalid symbol."}
 
 
 class TickerServer:
@@ -41,6 +44,8 @@ class TickerServer:
         refuse_subscribe: answer SUBSCRIBE requests with this error object (Binance's
             ``{"error": {"code": ..., "msg": ...}, "id": n}``) instead of acknowledging them.
         refuse_first: refuse only this many SUBSCRIBE requests (default: every one).
+        refuse_streams: refuse only SUBSCRIBE requests naming one of these streams.
+        refuse_unsubscribe: answer UNSUBSCRIBE requests with this error object.
     """
 
     def __init__(
@@ -51,12 +56,16 @@ class TickerServer:
         tick_on_subscribe: float | None = None,
         refuse_subscribe: dict[str, Any] | None = None,
         refuse_first: int | None = None,
+        refuse_streams: Collection[str] | None = None,
+        refuse_unsubscribe: dict[str, Any] | None = None,
     ) -> None:
         self.refuse_status = refuse_status
         self.drop_at_once = drop_at_once
         self.tick_on_subscribe = tick_on_subscribe
         self.refuse_subscribe = refuse_subscribe
         self.refusals_left = refuse_first
+        self.refuse_streams = refuse_streams
+        self.refuse_unsubscribe = refuse_unsubscribe
         #: ``(connection number, decoded message)`` for every message received.
         self.received: queue.Queue[tuple[int, Any]] = queue.Queue()
         #: The number of every connection that has ended, as it ends.
@@ -134,8 +143,11 @@ class TickerServer:
             async for msg in ws:
                 message = json.loads(msg.data)
                 self.received.put((number, message))
-                if message.get("method") == "SUBSCRIBE" and self._refuses():
+                if message.get("method") == "SUBSCRIBE" and self._refuses(message["params"]):
                     await ws.send_json({"error": self.refuse_subscribe, "id": message["id"]})
+                    continue
+                if message.get("method") == "UNSUBSCRIBE" and self.refuse_unsubscribe:
+                    await ws.send_json({"error": self.refuse_unsubscribe, "id": message["id"]})
                     continue
                 if message.get("method") in ("SUBSCRIBE", "UNSUBSCRIBE"):
                     await ws.send_json({"result": None, "id": message["id"]})
@@ -148,8 +160,10 @@ class TickerServer:
             self.ended.put(number)
         return ws
 
-    def _refuses(self) -> bool:
+    def _refuses(self, streams: list[str]) -> bool:
         if self.refuse_subscribe is None or self.refusals_left == 0:
+            return False
+        if self.refuse_streams is not None and not set(streams) & set(self.refuse_streams):
             return False
         if self.refusals_left is not None:
             self.refusals_left -= 1
@@ -328,6 +342,59 @@ class StreamContract:
             assert server.handshakes == 1
             broker.disconnect()
 
+    def test_a_refused_subscription_is_reported_to_its_symbol_alone_and_dropped(
+        self, make_broker, caplog
+    ):
+        with TickerServer(
+            refuse_subscribe=INVALID_SYMBOL, refuse_streams=["btcusdt@ticker"]
+        ) as server:
+            broker = make_broker(server.url)
+            broker.connect()
+            eth, eth_errors = Collector(), Collector()
+            broker.subscribe_ticker("ETH/USDT", eth, on_error=eth_errors)
+            server.next_request("SUBSCRIBE")
+            btc, btc_errors = Collector(), Collector()
+            broker.subscribe_ticker("BTC/USDT", btc, on_error=btc_errors)
+            _, request = server.next_request("SUBSCRIBE")
+            assert request["params"] == ["btcusdt@ticker"]
+
+            error = btc_errors.next()
+            assert isinstance(error, e.InvalidSymbolError)
+            assert "BTC/USDT" in str(error) and "Invalid symbol." in str(error)
+            server.send(ticker_event("BTCUSDT", 65000))  # the client must drop it
+            server.send(ticker_event("ETHUSDT", 3000))
+            assert eth.next()["last"] == 3000
+            assert btc.items.empty() and btc_errors.items.empty() and eth_errors.items.empty()
+            warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+            assert any("Invalid symbol." in w and "dropped" in w for w in warnings)
+            broker.disconnect()
+
+    @pytest.mark.parametrize("others", [False, True], ids=["alone", "beside-another"])
+    def test_subscribing_again_after_a_refusal_asks_the_exchange_again(self, make_broker, others):
+        with TickerServer(
+            refuse_subscribe=INVALID_SYMBOL, refuse_streams=["btcusdt@ticker"], refuse_first=1
+        ) as server:
+            broker = make_broker(server.url)
+            broker.connect()
+            if others:
+                broker.subscribe_ticker("ETH/USDT", Collector())
+                server.next_request("SUBSCRIBE")
+            errors = Collector()
+            broker.subscribe_ticker("BTC/USDT", Collector(), on_error=errors)
+            assert isinstance(errors.next(), e.InvalidSymbolError)
+            if not others:  # nothing is left to stream: the connection closes
+                assert server.ended.get(timeout=WAIT) == 1
+
+            ticks = Collector()
+            broker.subscribe_ticker("BTC/USDT", ticks, on_error=errors)
+            server.next_request("SUBSCRIBE")  # the refused one
+            _, request = server.next_request("SUBSCRIBE")
+            assert request["params"] == ["btcusdt@ticker"]
+            server.send(ticker_event("BTCUSDT", 65000))
+            assert ticks.next()["last"] == 65000
+            assert errors.items.empty()
+            broker.disconnect()
+
     def test_subscribing_before_connect_raises_not_connected(self, make_broker, server):
         with pytest.raises(e.NotConnectedError):
             make_broker(server.url).subscribe_ticker("BTC/USDT", Collector())
@@ -434,6 +501,67 @@ class TestRestStream(StreamContract):
         assert server.connections == 1
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert sum("message skipped" in w for w in warnings) == 4
+
+    def test_a_refused_request_for_several_symbols_drops_each_and_closes_the_connection(
+        self, broker, server
+    ):
+        btc, eth = Collector(), Collector()
+        broker.subscribe_ticker("BTC/USDT", Collector(), on_error=btc)
+        broker.subscribe_ticker("ETH/USDT", Collector(), on_error=eth)
+        streams_subscribed(server, 2)
+
+        server.refuse_subscribe = {"code": 2, "msg": "Invalid request: too many parameters"}
+        server.drop()  # the new connection subscribes both in one request, which is refused
+        assert server.ended.get(timeout=WAIT) == 1
+        connection, request = server.next_request("SUBSCRIBE")
+        assert (connection, sorted(request["params"])) == (2, ["btcusdt@ticker", "ethusdt@ticker"])
+        for errors in (btc, eth):
+            error = errors.next()
+            assert isinstance(error, e.InvalidRequestError)
+            assert "BTC/USDT, ETH/USDT" in str(error) or "ETH/USDT, BTC/USDT" in str(error)
+            assert "too many parameters (code 2)" in str(error)
+        assert server.ended.get(timeout=WAIT) == 2  # nothing left to stream
+        assert btc.items.empty() and eth.items.empty()
+
+    def test_an_error_reply_to_no_pending_request_goes_to_every_subscription(self, broker, server):
+        btc, eth = Collector(), Collector()
+        btc_errors, eth_errors = Collector(), Collector()
+        broker.subscribe_ticker("BTC/USDT", btc, on_error=btc_errors)
+        _, first = server.next_request("SUBSCRIBE")
+        broker.subscribe_ticker("ETH/USDT", eth, on_error=eth_errors)
+        server.next_request("SUBSCRIBE")
+
+        # Request ``first`` was acknowledged already (the server answers at once, in order).
+        server.send({"error": {"code": -1121, "msg": "Invalid symbol."}, "id": first["id"]})
+        for errors in (btc_errors, eth_errors):
+            error = errors.next()
+            assert isinstance(error, e.InvalidSymbolError)
+            assert f"refused request {first['id']}: Invalid symbol." in str(error)
+        server.send(ticker_event("BTCUSDT", 65000))
+        server.send(ticker_event("ETHUSDT", 3000))
+        assert btc.next()["last"] == 65000 and eth.next()["last"] == 3000
+        assert server.connections == 1
+
+    def test_a_refused_unsubscribe_is_logged_and_told_to_no_one(self, make_broker, caplog):
+        refusal = {"code": 2, "msg": "Invalid request: unknown stream"}
+        with TickerServer(refuse_unsubscribe=refusal) as server:
+            broker = make_broker(server.url)
+            broker.connect()
+            btc, eth, errors = Collector(), Collector(), Collector()
+            broker.subscribe_ticker("BTC/USDT", btc, on_error=errors)
+            broker.subscribe_ticker("ETH/USDT", eth, on_error=errors)
+            streams_subscribed(server, 2)
+            caplog.set_level(logging.WARNING, logger="brokers.streaming")
+
+            broker.unsubscribe("BTC/USDT")
+            server.next_request("UNSUBSCRIBE")
+            server.send(ticker_event("BTCUSDT", 65000))  # the exchange goes on: dropped
+            server.send(ticker_event("ETHUSDT", 3000))
+            assert eth.next()["last"] == 3000
+            assert btc.items.empty() and errors.items.empty()
+            warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+            assert any("unknown stream" in w and "unsubscribe refused" in w for w in warnings)
+            broker.disconnect()
 
     def test_a_closed_websocket_is_the_cause_of_giving_up(self, standin):
         with TickerServer(drop_at_once=True) as server:
