@@ -6,10 +6,14 @@ Binance's stream protocol: ccxt.pro opens one numbered stream per symbol (``/ws/
 ``/ws/1``...), sends SUBSCRIBE/UNSUBSCRIBE requests and reads ``24hrTicker`` events. The broker
 is pointed at it through ``custom_settings.urls`` (``{"ws": {"spot": ...}}``), as a user would
 point it at a proxy. Waiting is done on queues with a timeout, never on a clock.
+
+The ccxt.pro binance broker the template renders (websocket answered yes) is streamed the same
+way, to show that its options pick the full ticker stream.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import logging
 import queue
@@ -21,8 +25,9 @@ from brokers import errors as e
 from brokers.base import BaseBroker
 from brokers.ccxt_broker import CcxtBroker
 from brokers.rest_broker import RestBroker
+from scaffolder.generate import generate
 from scaffolder.standin import BinanceStandIn
-from tests.brokers.test_ccxt_broker import Binance
+from tests.brokers.test_ccxt_broker import KEY, SECRET, Binance
 from tests.brokers.test_ccxt_broker import make_config as ccxt_config
 from tests.brokers.test_rest_stream import (
     WAIT,
@@ -30,6 +35,10 @@ from tests.brokers.test_rest_stream import (
     StreamContract,
     TickerServer,
     ticker_event,
+)
+from tests.scaffolder.test_generate import make_project
+from tests.scaffolder.test_template_all_exchanges import (
+    test_the_generated_code_is_formatted_and_lint_clean as assert_lint_clean,
 )
 
 
@@ -162,6 +171,36 @@ class TestCcxtStream(StreamContract):
             logging.getLogger("brokers.streaming").removeHandler(records)
         assert record.levelno == logging.WARNING
         assert "ETH/USDT" in record.getMessage() and "Invalid symbol." in record.getMessage()
+
+
+@pytest.fixture(scope="module")
+def rendered_binance(tmp_path_factory) -> type[CcxtBroker]:
+    """The binance broker class as the template renders it with websocket answered yes."""
+    project = make_project(tmp_path_factory.mktemp("rendered") / "project")
+    generate("binance", project, data={"websocket": True})
+    assert_lint_clean(project)
+    spec = importlib.util.spec_from_file_location(
+        "rendered_binance_broker", project / "brokers" / "binance" / "broker.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.BinanceBroker
+
+
+def test_the_rendered_binance_broker_streams_the_full_ticker_with_bid_and_ask(rendered_binance):
+    assert rendered_binance.websocket is True
+    with BinanceStandIn(KEY, SECRET) as standin, TickerServer() as server:
+        broker = rendered_binance(make_config(standin, server.url))
+        broker.connect()
+        ticks = Collector()
+        broker.subscribe_ticker("BTC/USDT", ticks)
+        _, request = server.next_request("SUBSCRIBE")
+        assert request["params"] == ["btcusdt@ticker"]  # not ccxt.pro's default, @miniTicker
+        server.send(ticker_event("BTCUSDT", 65000))
+        ticker = ticks.next()
+        assert (ticker["bid"], ticker["ask"], ticker["last"]) == (64999.0, 65001.0, 65000.0)
+        broker.disconnect()
 
 
 def subscribed(server: TickerServer, *streams: str) -> dict[str, int]:
