@@ -62,6 +62,10 @@ class CcxtBroker(BaseBroker):
     capabilities: ClassVar[dict[str, bool]] = {}
     #: The ``params`` key that carries a client order id on create (ccxt's unified default).
     client_order_id_param: ClassVar[str] = "clientOrderId"
+    #: Fragments of the exchange's error messages or refusal bodies that mean "no such order"
+    #: where ccxt raises only a generic error for them (Coinbase: ``UNKNOWN_CANCEL_ORDER``);
+    #: such a non-retryable error becomes OrderNotFoundError.
+    order_not_found_messages: ClassVar[tuple[str, ...]] = ()
     #: With ``websocket = True``, ``subscribe_ticker`` streams over ccxt.pro's watch_ticker.
     websocket_hint: ClassVar[str] = (
         "regenerate it with websocket enabled, where ccxt.pro supports the exchange"
@@ -229,7 +233,17 @@ class CcxtBroker(BaseBroker):
             retry_after = parse_retry_after(
                 next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
             )
-        return map_exception(exc, broker=self.name, retry_after=retry_after)
+        error = map_exception(exc, broker=self.name, retry_after=retry_after)
+        if self.order_not_found_messages and not (
+            error.retryable or isinstance(error, OrderNotFoundError)
+        ):
+            # A refusal comes from the answer to this very request, so its body is current.
+            answer = str(getattr(self._exchange, "last_http_response", None) or "")
+            text = f"{exc}\n{answer}"
+            if any(fragment in text for fragment in self.order_not_found_messages):
+                error = OrderNotFoundError(error.message, broker=self.name)
+                error.__cause__ = exc
+        return error
 
     def _read(self, fn: Callable[[], T], describe: str) -> T:
         return call_with_retry(
@@ -345,6 +359,13 @@ class CcxtBroker(BaseBroker):
         self._require("cancelOrder", "cancel orders")
         raw = self._read(lambda: self.exchange.cancel_order(order_id, symbol), "cancel order")
         order = order_from_ccxt(raw)
+        if not (order["side"] and order["symbol"]) and self.has("fetchOrder"):
+            # Some exchanges answer a cancel with the id alone (Coinbase: success, order_id):
+            # the order as it stands now is the answer the caller expects.
+            order = order_from_ccxt(
+                self._read(lambda: self.exchange.fetch_order(order_id, symbol), "fetch order")
+            )
+        order["symbol"] = order["symbol"] or symbol or ""
         order["status"] = order["status"] or "canceled"
         return order
 
@@ -402,6 +423,9 @@ def _guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
     - A 5xx whose body ccxt maps to nothing more specific than ``ExchangeError`` (Binance's 503
       ``-1008`` "server overloaded"): the exchange is unavailable, not refusing the request,
       so it becomes ``ExchangeNotAvailable`` (our retryable ``ExchangeUnavailableError``).
+
+    Pages of the exchange's web site (ccxt's ``web...`` URL sections: Gemini reads currency
+    precision from one) are HTML by design and pass through unchecked.
     """
     fetch, on_rest_response = exchange.fetch, exchange.on_rest_response
     status: list[int] = [0]
@@ -418,7 +442,7 @@ def _guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
             if type(exc) is ccxt.ExchangeError and status[0] >= 500:
                 raise ccxt.ExchangeNotAvailable(f"HTTP {status[0]}: {exc}") from exc
             raise
-        if isinstance(result, (str, bytes)):
+        if isinstance(result, (str, bytes)) and not _is_web_page(exchange, url):
             text = result.decode("utf-8", "replace") if isinstance(result, bytes) else result
             text = text.lstrip()
             if text[:1] in ("{", "[", "<"):
@@ -432,3 +456,14 @@ def _guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
 
     exchange.on_rest_response = record_status
     exchange.fetch = checked
+
+
+def _is_web_page(exchange: Any, url: str) -> bool:
+    """Whether ``url`` is under one of ccxt's ``web...`` sections of the exchange's URLs."""
+    api = exchange.urls.get("api")
+    if not isinstance(api, dict):
+        return False
+    return any(
+        isinstance(base, str) and key.startswith("web") and url.startswith(base)
+        for key, base in api.items()
+    )

@@ -29,3 +29,13 @@ class CoinbaseBroker(CcxtBroker):
         "6h",
         "1d",
     )
+    # Hand-written, particular to Coinbase (kept by `scaffolder update`):
+    # ccxt's coinbase sends its own ``ccxt-<uuid>`` unless the id comes as ``client_order_id``;
+    # with it, an order whose answer was lost is found again by the id the caller holds.
+    client_order_id_param = "client_order_id"
+    # Unknown orders: a 404 "order with this orderID was not found" on get, and
+    # ``failure_reason: UNKNOWN_CANCEL_ORDER`` on cancel, which ccxt maps to generic errors.
+    order_not_found_messages: ClassVar[tuple[str, ...]] = (
+        "order with this orderID was not found",
+        "UNKNOWN_CANCEL_ORDER",
+    )

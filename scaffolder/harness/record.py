@@ -9,7 +9,6 @@ contract is replayed from them to prove they replay.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -29,7 +28,6 @@ from brokers.errors import (
     BrokerConnectionError,
     BrokerError,
     OrderNotFoundError,
-    map_exception,
 )
 from brokers.registry import broker_class
 from brokers.retry import new_client_order_id
@@ -82,37 +80,6 @@ def redirect_exchange(exchange: Any, via: str) -> dict[str, str]:
     return dict(sorted(aliases.items(), key=lambda kv: -len(kv[0])))
 
 
-#: ccxt client attributes that hold credentials.
-_CCXT_CREDENTIALS = (
-    "apiKey", "secret", "password", "uid", "privateKey", "walletAddress", "token", "login",
-    "accountId",
-)  # fmt: skip
-
-
-def load_listing(exchange: Any) -> dict[str, Any]:
-    """The exchange's markets as ccxt itself loads them, for the recording's markets snapshot.
-
-    A copy of the broker's ccxt client (same class, credentials, options and URLs: sandbox,
-    overrides, ``--via``) loads the listing with ccxt's own transport, and the broker then
-    starts from these markets, as a replay starts from the snapshot. The listing is data for
-    the snapshot, not contract traffic: it is never recorded. Loading it with ccxt's own
-    transport keeps the broker's answer checks, which refuse anything but JSON, out of it:
-    ccxt's gemini reads market precision from the exchange's web page.
-    """
-    credentials = {k: getattr(exchange, k) for k in _CCXT_CREDENTIALS if getattr(exchange, k, None)}
-    copy_of = type(exchange)(
-        {
-            **credentials,
-            "options": copy.deepcopy(exchange.options),
-            "timeout": exchange.timeout,
-            "enableRateLimit": exchange.enableRateLimit,
-        }
-    )
-    copy_of.urls = copy.deepcopy(exchange.urls)
-    markets: dict[str, Any] = copy_of.load_markets()
-    return markets
-
-
 def _safe_limit(broker: Any, symbol: str, last: float) -> tuple[float, float]:
     """A buy price at half the market and the smallest amount the market accepts there."""
     exchange = broker.exchange
@@ -153,12 +120,7 @@ def record(
     klass = broker_class(name)
     broker: Any = klass(config)
     aliases = redirect_exchange(broker.exchange, via) if via else {}
-    progress(f"loading {name}'s markets" + (f" via {via}" if via else ""))
-    try:
-        broker.exchange.set_markets(load_listing(broker.exchange))
-    except Exception as exc:
-        raise map_exception(exc, broker=name) from exc
-    progress(f"connecting to {name}")
+    progress(f"connecting to {name} and loading its markets" + (f" via {via}" if via else ""))
     broker.connect()
     pairs = list(config.supported_pairs)
     symbol = pairs[0]

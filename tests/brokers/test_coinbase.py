@@ -12,22 +12,6 @@ class TestCoinbaseBrokerContract(BrokerContract):
     """Every BaseBroker method, its return shape and its errors, replayed from cassettes/coinbase/."""
 
     broker_name = "coinbase"
-    # Coinbase answers these as the cassettes hold (recorded against the stand-in); the broker
-    # does not turn the answers into the contract's results yet.
-    known_defects = {
-        "test_cancel_order": (
-            "Coinbase's batch_cancel answers {success, failure_reason, order_id} only: ccxt's "
-            "order has no side, and the broker returns it as it is"
-        ),
-        "test_get_unknown_order_raises_order_not_found": (
-            'Coinbase answers {"error": "unknown", "message": "order with this orderID was not '
-            'found"}: ccxt raises a bare ExchangeError, the broker maps it to ExchangeError'
-        ),
-        "test_cancel_unknown_order_raises_order_not_found": (
-            "Coinbase answers success false, UNKNOWN_CANCEL_ORDER: ccxt raises BadRequest, the "
-            "broker maps it to InvalidRequestError"
-        ),
-    }
 
 
 def test_coinbase_is_registered():

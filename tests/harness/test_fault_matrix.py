@@ -23,7 +23,6 @@ from scaffolder.harness.faults import (
     EXPECTED_ERROR,
     FAULTS,
     MODES,
-    REFUSED_BEFORE_EXECUTION,
     Fault,
     MatrixCase,
     as_plan,
@@ -46,43 +45,13 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = matrix_cases(ROOT)
 
 
-def known_defect(case: MatrixCase) -> str | None:
-    """Why a cell fails because of a known runtime defect (None: it must pass)."""
-    if (
-        case.broker == "coinbase"
-        and case.call == "create_order"
-        and case.fault not in REFUSED_BEFORE_EXECUTION
-    ):
-        return (
-            "the coinbase broker passes its client order id as clientOrderId, which ccxt's "
-            "coinbase drops (it sends its own ccxt-<uuid>): after a lost answer the order "
-            "cannot be found by the id the caller holds"
-        )
-    return None
-
-
-KNOWN_DEFECTS = {case.id: reason for case in CASES if (reason := known_defect(case))}
-
-
 @pytest.fixture(scope="module")
 def matrix() -> dict[str, Any]:
     return run_matrix(ROOT, cases=CASES)
 
 
 # -- the matrix --------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            case,
-            id=case.id,
-            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[case.id])]
-            if case.id in KNOWN_DEFECTS
-            else [],
-        )
-        for case in CASES
-    ],
-)
+@pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in CASES])
 def test_matrix_cell(matrix: dict[str, Any], case: MatrixCase) -> None:
     result = matrix["results"][case.id]
     assert result["outcome"] in ("success_after_retry", "right_error"), result["detail"]
@@ -104,12 +73,9 @@ def test_matrix_covers_every_committed_broker_call_and_fault(matrix: dict[str, A
         "cancel_order",
         "get_positions",
     }
-    assert {v.split(": ", 1)[0] for v in matrix["violations"]} == set(KNOWN_DEFECTS)
-    assert not any("a raw " in v for v in matrix["violations"]), "no raw exception escapes"
+    assert matrix["violations"] == []
     outcomes = matrix["outcomes"]
-    assert outcomes["success_after_retry"] + outcomes["right_error"] == matrix[
-        "faults_tried"
-    ] - len(KNOWN_DEFECTS)
+    assert outcomes["success_after_retry"] + outcomes["right_error"] == matrix["faults_tried"]
     assert outcomes["success_after_retry"] > 0 and outcomes["right_error"] > 0
 
 
