@@ -36,7 +36,7 @@ from vcr.request import Request as VcrRequest
 from vcr.serialize import serialize
 from vcr.serializers import yamlserializer
 
-from scaffolder.harness.canaries import ACCOUNT_KEY_EXCHANGES, account_key
+from scaffolder.harness.session import ACCOUNT_KEY_EXCHANGES, account_key
 
 __all__ = [
     "MATCH_ON", "SUPPORTED_METHODS", "CcxtImportError", "ImportReport", "SkippedCase",

@@ -27,8 +27,7 @@ from brokers.errors import (
     OrderNotFoundError,
 )
 from scaffolder.harness import shapes_check as check
-from scaffolder.harness.canaries import replay_broker
-from scaffolder.harness.session import harness_vcr_config
+from scaffolder.harness.session import broker_for_replay, harness_vcr_config
 
 #: Contract call -> the ccxt unified method it needs.
 CCXT_METHOD = {
@@ -155,7 +154,7 @@ class BrokerContract:
     @pytest.fixture
     def broker(self, project_root: Path, scenario: dict[str, Any]) -> Iterator[BaseBroker]:
         live = scenario.get("source") == "ccxt-static"
-        broker = replay_broker(project_root, self.broker_name, testnet=False if live else None)
+        broker = broker_for_replay(project_root, self.broker_name, testnet=False if live else None)
         broker.connect()
         yield broker
         broker.disconnect()
@@ -287,7 +286,7 @@ class BrokerContract:
         from scaffolder.harness.ccxt_import import compare_parsed, replay_case
 
         cassette = project_root / "cassettes" / self.broker_name / "ccxt" / ccxt_case["cassette"]
-        broker: Any = replay_broker(project_root, self.broker_name, testnet=False)
+        broker: Any = broker_for_replay(project_root, self.broker_name, testnet=False)
         broker.connect()
         try:
             actual = replay_case(broker.exchange, ccxt_case, cassette)
@@ -315,7 +314,7 @@ class BrokerContract:
     def test_calls_before_connect_raise_not_connected(
         self, project_root: Path, scenario: dict[str, Any]
     ) -> None:
-        broker = replay_broker(project_root, self.broker_name)
+        broker = broker_for_replay(project_root, self.broker_name)
         symbol = broker.get_supported_symbols()[0]
         for call in (
             broker.get_balance,

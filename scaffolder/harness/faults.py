@@ -433,10 +433,10 @@ def _scenario(root: Path, name: str) -> dict[str, Any]:
 
 
 def _replay_broker(root: Path, name: str, scenario: dict[str, Any]) -> BaseBroker:
-    from scaffolder.harness.canaries import replay_broker
+    from scaffolder.harness.session import broker_for_replay
 
     live = scenario.get("source") == "ccxt-static"
-    return replay_broker(root, name, testnet=False if live else None)
+    return broker_for_replay(root, name, testnet=False if live else None)
 
 
 def matrix_calls(root: Path, name: str) -> list[str]:

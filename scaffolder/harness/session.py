@@ -34,6 +34,24 @@ def canary(variable: str) -> str:
     return value + "x" * (-len(value) % 4)
 
 
+#: Exchanges whose ccxt client signs only with session keys, named "account-...": ccxt's
+#: gemini refuses any other key before sending the request.
+ACCOUNT_KEY_EXCHANGES = frozenset({"gemini"})
+
+
+def account_key(value: str) -> str:
+    """``value`` as a session key name: ``account-`` in front unless it already says so."""
+    return value if "account" in value else f"account-{value}"
+
+
+def shaped_credentials(exchange_id: str, credentials: Mapping[str, str]) -> dict[str, str]:
+    """Our credential names -> canary values, in the shape ``exchange_id``'s client accepts."""
+    shaped = dict(credentials)
+    if exchange_id in ACCOUNT_KEY_EXCHANGES and shaped.get("api_key"):
+        shaped["api_key"] = account_key(shaped["api_key"])
+    return shaped
+
+
 def canary_env(config_path: Path) -> dict[str, str]:
     """Canary values for every ``${VAR}`` the config references."""
     document = json.loads(config_path.read_text(encoding="utf-8"))
@@ -138,13 +156,18 @@ def _parsed_markets(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
 
 
 def replay_config(root: Path, name: str, *, testnet: bool | None = None) -> BrokerConfig:
-    """The broker's config with canary credentials, ready for replay (no waits).
+    """The broker's config with canary credentials (shaped as the exchange's client wants
+    them), ready for replay (no waits).
 
     ``testnet`` overrides the config's choice: cassettes imported from ccxt's recorded data
     come from the live API, and replaying them (offline) needs the live URLs.
     """
     path = root / "config" / "brokers" / f"{name}.json"
     config = load_config(path, env=canary_env(path))
+    exchange_id = getattr(broker_class(name), "exchange_id", "") or name
+    config = dataclasses.replace(
+        config, credentials=shaped_credentials(exchange_id, config.credentials)
+    )
     settings = dataclasses.replace(
         config.settings,
         testnet=config.settings.testnet if testnet is None else testnet,
