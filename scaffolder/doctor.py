@@ -66,6 +66,17 @@ KEY_LIKE = frozenset({"api_key", "uid", "account_id", "login", "wallet_address"}
 _SIGNATURE_PARAM = re.compile(r"(?i)(\b(?:signature|sign|sig)=)[^&;,\s'\"]+")
 #: Headers that carry a signature or a key: shown (masked) in the signed string.
 _AUTH_HEADER = re.compile(r"(?i)(key|sign|auth|passphrase|token|timestamp|nonce|payload)")
+#: Headers whose value is the signature itself (X-GEMINI-SIGNATURE, CB-ACCESS-SIGN...): never shown.
+_SIGNATURE_HEADER = re.compile(r"(?i)sign")
+
+
+def _auth_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
+    """The auth headers of a signed request, signature values replaced by ``***``."""
+    return {
+        k: "***" if _SIGNATURE_HEADER.search(k) else v
+        for k, v in headers.items()
+        if _AUTH_HEADER.search(k)
+    }
 
 
 @dataclass
@@ -618,7 +629,7 @@ class _Doctor:
             if signed.body:
                 parts.append(f"body {signed.body}")
             parts += [f"HMAC-{algorithm} of {message!r}" for algorithm, message in signed.signed]
-            headers = {k: v for k, v in signed.headers.items() if _AUTH_HEADER.search(k)}
+            headers = _auth_headers(signed.headers)
             parts += [f"{k}: {v}" for k, v in headers.items()]
             canonical = [message for _, message in signed.signed]
             self.add(
@@ -633,7 +644,7 @@ class _Doctor:
             )
         elif rest:
             method, path, signed_request = rest[-1]
-            headers = dict(signed_request.headers)
+            headers = _auth_headers(dict(signed_request.headers))
             scheme = self.broker.signer.scheme
             self.add(
                 "signed string",

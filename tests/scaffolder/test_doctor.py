@@ -259,3 +259,24 @@ def test_redactor_masks_every_encoding_and_signatures():
     assert "key" not in text.replace("k=", "") and "s3cr3t" not in text
     assert "signature=***;" in text and "sig=***" in text
     assert one_line("a\nb\u202e\ud800") == "a\\nb\\u202e\\ud800"
+
+
+def test_a_signature_header_is_never_shown(project, monkeypatch):
+    """Gemini signs in headers (X-GEMINI-SIGNATURE over a base64 payload): the signed string
+    shows the payload, the key masked, and the signature not at all."""
+    from scaffolder.standin.gemini import CANARY_API_KEY, CANARY_SECRET, GeminiStandIn
+
+    shutil.copy(ROOT / "config" / "brokers" / "gemini.json", project / "config" / "brokers")
+    monkeypatch.setenv("GEMINI_API_KEY", CANARY_API_KEY)
+    monkeypatch.setenv("GEMINI_API_SECRET", WRONG_SECRET)
+    with GeminiStandIn(CANARY_API_KEY, CANARY_SECRET) as server:
+        result = doctor("gemini", "--via", server.url)
+    assert result.exit_code == 1, result.output
+    checks = lines(result.output)
+    assert checks["signed read"][0] == "fail"
+    status, signed = checks["signed string"]
+    assert status == "fail" and "X-GEMINI-PAYLOAD" in signed
+    assert "X-GEMINI-SIGNATURE: ***" in signed
+    assert not re.search(r"[0-9a-f]{32}", result.output), "a signature was shown"
+    assert CANARY_SECRET not in result.output and WRONG_SECRET not in result.output
+    assert CANARY_API_KEY not in result.output
