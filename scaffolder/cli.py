@@ -392,14 +392,28 @@ def cassettes_import_ccxt(name: str, static_dir: Path, out: Path | None) -> None
 
 
 @main.command()
+@click.option(
+    "--exchange",
+    type=click.Choice(["binance", "coinbase", "gemini"]),
+    default="binance",
+    show_default=True,
+    help="Which exchange's API to stand in for.",
+)
 @click.option("--port", type=int, default=8765, show_default=True)
-@click.option("--api-key", default="CANARY-API-KEY-0000", show_default=True)
-@click.option("--secret", default="CANARY-SECRET-0000", show_default=True)
-def standin(port: int, api_key: str, secret: str) -> None:
-    """Serve the local Binance spot testnet stand-in on 127.0.0.1 until Ctrl-C."""
+@click.option("--api-key", default=None, help="The accepted API key (default: the canary).")
+@click.option("--secret", default=None, help="The signing secret (default: the canary).")
+def standin(exchange: str, port: int, api_key: str | None, secret: str | None) -> None:
+    """Serve a local exchange stand-in on 127.0.0.1 until Ctrl-C.
+
+    It checks signatures as the exchange does and keeps order state; record against it with
+    `scaffolder record NAME --via URL` and its canary credentials.
+    """
     from scaffolder.standin.__main__ import main as serve
 
-    sys.exit(serve(["--port", str(port), "--api-key", api_key, "--secret", secret]))
+    argv = ["--exchange", exchange, "--port", str(port)]
+    argv += ["--api-key", api_key] if api_key else []
+    argv += ["--secret", secret] if secret else []
+    sys.exit(serve(argv))
 
 
 @main.command()

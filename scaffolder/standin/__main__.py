@@ -27,7 +27,7 @@ from scaffolder.standin.server import StandInServer
 
 #: Exchange -> (display name, default key, default secret).
 EXCHANGES: dict[str, tuple[str, str | None, str | None]] = {
-    "binance": ("Binance spot", None, None),
+    "binance": ("Binance spot", "CANARY-API-KEY-0000", "CANARY-SECRET-0000"),
     "gemini": ("Gemini", gemini.CANARY_API_KEY, gemini.CANARY_SECRET),
     "coinbase": ("Coinbase", coinbase.CANARY_API_KEY, coinbase.CANARY_SECRET),
 }
