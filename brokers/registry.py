@@ -36,7 +36,11 @@ def available() -> dict[str, str]:
 
 def broker_class(name: str) -> type[BaseBroker]:
     """Import and return the class registered as ``name``."""
-    known = available()
+    from brokers.registered import BROKERS
+
+    # In-tree brokers win, so only a name not among them needs the (slower) entry-point scan.
+    target = BROKERS.get(name)
+    known = BROKERS if target is not None else available()
     target = known.get(name)
     if target is None:
         close = difflib.get_close_matches(name, known, n=3)
