@@ -4,9 +4,12 @@
    ``cassettes/<name>/contract.json`` x every call of its scenario x every fault of
    ``scaffolder.harness.faults.FAULTS``, injected on the first attempt and on every attempt.
    Each outcome is a success after retries or the right ``BrokerError`` with its cause.
-2. No duplicate orders: ``create_order`` on the ccxt and the REST broker against the local
-   exchange stand-in (127.0.0.1), under the stand-in's faults and the client-side injector's,
-   once, twice in a row and always. The stand-in counts the orders it holds.
+2. No duplicate orders: ``create_order`` against the local exchange stand-ins (127.0.0.1), which
+   count the orders they hold: Binance's ccxt broker and a Binance-style REST broker on the
+   Binance stand-in, the committed Gemini and Coinbase brokers on theirs. A resting limit order
+   under the stand-in's faults and the client-side injector's, once, twice in a row and always;
+   and once, under each after-accept fault, an order that fills at once. Reported per broker
+   (with how it looks a lost order up, and any fault its stand-in cannot express) and in total.
 3. Fuzz cases: written by the fuzzing suite (tests/fuzz, hypothesis). Pass its figures with
    ``--fuzz-stats FILE``: a JSON object ``{"cases": <int>, "targets": {<name>: <int>, ...},
    "failures": <int>}`` (only ``cases`` is required). Without the file the line points there.
@@ -79,6 +82,34 @@ def failed(figures: dict[str, Any]) -> list[str]:
     return problems
 
 
+def outcome_text(outcomes: dict[str, int]) -> str:
+    return (
+        f"{outcomes['order']} the one order returned, {outcomes['unknown']} "
+        f"OrderStateUnknownError naming the client id, {outcomes['refused']} refused with "
+        f"nothing placed, {outcomes['violation']} violations"
+    )
+
+
+def order_lines(orders: dict[str, Any]) -> list[str]:
+    """One block per broker: its runs, outcomes, duplicates, look-up and what is missing."""
+    lines = []
+    for name, figures in orders["per_broker"].items():
+        styles = figures["styles"]
+        missing = figures["faults_not_expressible"]
+        lines += [
+            f"  {name + ':':<14} {figures['runs']} runs on the {figures['standin']} stand-in: "
+            f"{outcome_text(figures['outcomes'])}",
+            f"  {'':<14} orders duplicated: {figures['orders_duplicated']} "
+            f"({styles['resting']['orders_duplicated']} of {styles['resting']['runs']} resting, "
+            f"{styles['filled']['orders_duplicated']} of {styles['filled']['runs']} filled at once)",
+            f"  {'':<14} look-up by client id: {figures['lookup']}",
+            f"  {'':<14} stand-in faults it cannot express: "
+            + (", ".join(missing) if missing else "none"),
+        ]
+        lines += [f"  {'':<14} DUPLICATED in {case_id}" for case_id in figures["duplicated_in"]]
+    return lines
+
+
 def report(figures: dict[str, Any]) -> str:
     matrix, orders = figures["fault_matrix"], figures["no_duplicate_orders"]
     m_out, o_out = matrix["outcomes"], orders["outcomes"]
@@ -98,15 +129,15 @@ def report(figures: dict[str, Any]) -> str:
         "  errors:        "
         + ", ".join(f"{name} {count}" for name, count in matrix["errors"].items()),
         f"  time:          {matrix['seconds']} s",
-        "No duplicate orders (create_order against the exchange stand-in)",
-        f"  runs:          {orders['runs']} ({' and '.join(orders['brokers'])} brokers; "
+        "No duplicate orders (create_order against the exchange stand-ins)",
+        f"  runs:          {orders['runs']} ({len(orders['brokers'])} brokers; "
         f"{len(orders['faults']['server'])} stand-in faults and "
-        f"{len(orders['faults']['client'])} client-side faults; "
-        f"repeated {', '.join(map(str, orders['repeats']))} times in a row)",
-        f"  outcomes:      {o_out['order']} the one order returned, {o_out['unknown']} "
-        f"OrderStateUnknownError naming the client id, {o_out['refused']} refused with nothing "
-        f"placed, {o_out['violation']} violations",
-        f"  orders duplicated: {orders['orders_duplicated']}",
+        f"{len(orders['faults']['client'])} client-side faults on a resting order, "
+        f"repeated {', '.join(map(str, orders['repeats']))} times in a row; "
+        "the after-accept ones once on an order that fills at once)",
+        *order_lines(orders),
+        f"  total:         {orders['runs']} runs: {outcome_text(o_out)}; "
+        f"orders duplicated: {orders['orders_duplicated']}",
         f"  time:          {orders['seconds']} s",
         "Fuzz cases: "
         + (

@@ -696,42 +696,126 @@ ORDER_FAULTS: tuple[str, ...] = (
     "html_error",
     "html_error_200",
 )
+#: The two shared brokers on the Binance stand-in (``standin_broker``'s kinds).
 ORDER_KINDS: tuple[str, ...] = ("ccxt", "rest")
-#: How many requests in a row to /api/v3/order fail: the order, then its re-send or look-up;
-#: ``None``: all of them (an outage that outlasts the retries).
+#: How many requests in a row to the order endpoint and its look-ups fail: the order, then
+#: its re-send or look-up; ``None``: all of them (an outage that outlasts the retries).
 ORDER_REPEATS: tuple[int | None, ...] = (1, 2, None)
+#: The order placed: a limit buy far below the market, which rests (the matrix), or one
+#: above the ask, which fills at once (``filled``: run under the after-accept faults only,
+#: once, to ask whether a look-up finds an order that is no longer open).
+ORDER_STYLES: tuple[str, ...] = ("resting", "filled")
 STANDIN_TIMEOUT_MS = 1000
 STANDIN_FAULT_DELAY = 1.5
 
 
 @dataclass(frozen=True)
-class OrderCase:
-    """``create_order`` on the ``kind`` broker while ``times`` requests in a row to
-    ``/api/v3/order`` (the order, then its look-up or re-send) fail with ``fault``."""
+class OrderTarget:
+    """One broker against its exchange's stand-in.
 
-    kind: str
+    ``order_paths`` is an ``fnmatch`` pattern of the order endpoint and the endpoints its
+    look-up by client id reads. ``server_path`` is what the stand-in's ``inject`` is given: the
+    exact path when the order and its look-up share one (Binance's ``/api/v3/order``), else
+    ``None``, which faults every request ``create_order`` makes; the run then checks that
+    every such request matched ``order_paths``. ``client_id_field``/``order_id_field`` name the
+    stand-in's rendering of an order. ``lookup`` says how the broker finds an order by client
+    id, for the report.
+    """
+
+    broker: str
+    exchange: str
+    order_paths: str
+    server_path: str | None
+    client_id_field: str
+    order_id_field: str
+    lookup: str
+
+
+#: Every broker the no-duplicates run covers, in report order.
+ORDER_TARGETS: tuple[OrderTarget, ...] = (
+    *(
+        # Binance's ccxt broker and the Binance-style REST broker: one stand-in, one endpoint.
+        OrderTarget(
+            name,
+            "binance",
+            "/api/v3/order",
+            "/api/v3/order",
+            "clientOrderId",
+            "orderId",
+            "GET /api/v3/order?origClientOrderId= (any status)",
+        )
+        for name in ("binance", "spotrest")
+    ),
+    OrderTarget(
+        "gemini",
+        "gemini",
+        "/v1/order*",
+        None,
+        "client_order_id",
+        "order_id",
+        "POST /v1/orders (open orders only: ccxt's gemini has no fetchClosedOrders)",
+    ),
+    OrderTarget(
+        "coinbase",
+        "coinbase",
+        "/api/v3/brokerage/orders*",
+        None,
+        "client_order_id",
+        "order_id",
+        "GET orders/historical/batch, OPEN then closed statuses (and Coinbase answers a re-sent "
+        "client_order_id with the order it names)",
+    ),
+)
+TARGETS_BY_NAME: dict[str, OrderTarget] = {t.broker: t for t in ORDER_TARGETS}
+#: ``standin_broker``'s kinds, by broker name.
+_BINANCE_KINDS = {"binance": "ccxt", "spotrest": "rest"}
+
+
+@dataclass(frozen=True)
+class OrderCase:
+    """``create_order`` on ``broker`` while ``times`` requests in a row to its order endpoint
+    and look-ups (the order, then its look-up or re-send) fail with ``fault``."""
+
+    broker: str
     side: str
     fault: str
     times: int | None
+    style: str = "resting"
 
     @property
     def repeat(self) -> str:
         return "all" if self.times is None else str(self.times)
 
     @property
+    def target(self) -> OrderTarget:
+        return TARGETS_BY_NAME[self.broker]
+
+    @property
     def id(self) -> str:
-        return f"{self.kind}-{self.side}-{self.fault}-x{self.repeat}"
+        suffix = "" if self.style == "resting" else f"-{self.style}"
+        return f"{self.broker}-{self.side}-{self.fault}-x{self.repeat}{suffix}"
 
 
-def order_cases() -> list[OrderCase]:
-    """Both brokers x both fault sides x their faults x once, twice in a row, or always."""
-    return [
-        OrderCase(kind, side, fault, times)
-        for kind in ORDER_KINDS
-        for side in ORDER_SIDES
-        for fault in (ORDER_FAULTS if side == "server" else FAULTS)
-        for times in ORDER_REPEATS
-    ]
+#: The stand-in's faults applied after the order was placed.
+SERVER_AFTER_ACCEPT: frozenset[str] = frozenset(
+    {"timeout_after_accept", "reset_after_accept", "truncated_json", "http_503_after_accept"}
+)
+
+
+def order_cases(brokers: Iterable[str] | None = None) -> list[OrderCase]:
+    """Every broker x both fault sides x their faults x once, twice in a row, or always (a
+    resting order); plus, once, an order that fills at once under each after-accept fault."""
+    names = list(brokers) if brokers is not None else [t.broker for t in ORDER_TARGETS]
+    cases: list[OrderCase] = []
+    for broker in names:
+        for side in ORDER_SIDES:
+            faults = ORDER_FAULTS if side == "server" else FAULTS
+            cases += [OrderCase(broker, side, f, t) for f in faults for t in ORDER_REPEATS]
+        for side in ORDER_SIDES:
+            after = SERVER_AFTER_ACCEPT if side == "server" else AFTER_ACCEPT
+            faults = ORDER_FAULTS if side == "server" else FAULTS
+            cases += [OrderCase(broker, side, f, 1, "filled") for f in faults if f in after]
+    return cases
 
 
 def standin_broker(kind: str, standin: Any) -> BaseBroker:
@@ -743,19 +827,13 @@ def standin_broker(kind: str, standin: Any) -> BaseBroker:
     from brokers.registry import broker_class
     from brokers.rest_broker import RestBroker
 
-    settings = {
-        "testnet": True,
-        "timeout": STANDIN_TIMEOUT_MS,
-        "enable_rate_limit": False,
-        "retry": {"max_attempts": 3, "base_delay_ms": 0, "max_delay_ms": 0},
-    }
     document: dict[str, Any] = {
         "name": "binance" if kind == "ccxt" else "spotrest",
         "integration": "ccxt" if kind == "ccxt" else "rest",
         "type": "crypto",
         "enabled": True,
         "api_credentials": {"api_key": "${K}", "api_secret": "${S}"},
-        "settings": settings,
+        "settings": _standin_settings(testnet=True),
         "supported_pairs": ["BTC/USDT", "ETH/USDT"],
         "custom_settings": (
             {"urls": standin.ccxt_api_urls()} if kind == "ccxt" else {"testnet_url": standin.url}
@@ -775,6 +853,80 @@ def standin_broker(kind: str, standin: Any) -> BaseBroker:
     return broker
 
 
+def _standin_settings(*, testnet: bool) -> dict[str, Any]:
+    return {
+        "testnet": testnet,
+        "timeout": STANDIN_TIMEOUT_MS,
+        "enable_rate_limit": False,
+        "retry": {"max_attempts": 3, "base_delay_ms": 0, "max_delay_ms": 0},
+    }
+
+
+def _root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def standin_credentials(exchange: str) -> tuple[str, str]:
+    """The canary key and secret, shaped as ``exchange``'s ccxt client accepts them (Gemini
+    signs only with ``account-...`` session keys)."""
+    from scaffolder.harness.session import shaped_credentials
+
+    shaped = shaped_credentials(exchange, {"api_key": STANDIN_KEY, "api_secret": STANDIN_SECRET})
+    return shaped["api_key"], shaped["api_secret"]
+
+
+def order_standin(exchange: str, *, fault_delay: float = STANDIN_FAULT_DELAY) -> Any:
+    """A (not yet started) stand-in of ``exchange`` with the canary credentials."""
+    from scaffolder.standin import BinanceStandIn, CoinbaseStandIn, GeminiStandIn
+
+    klass: Any = {"binance": BinanceStandIn, "gemini": GeminiStandIn, "coinbase": CoinbaseStandIn}
+    key, secret = standin_credentials(exchange)
+    return klass[exchange](key, secret, fault_delay=fault_delay)
+
+
+def committed_standin_broker(name: str, standin: Any, root: Path | None = None) -> BaseBroker:
+    """The committed broker ``name`` (``config/brokers/<name>.json``) on its stand-in.
+
+    The config's own ``testnet`` choice, pairs and the rest are kept; the credentials are the
+    canaries, the settings those of :func:`standin_broker`, and ``custom_settings.urls``
+    points the exchange's API at the stand-in. Gemini's web pages (where ccxt reads market
+    precision) are served by the stand-in too, but under ``localhost`` rather than
+    ``127.0.0.1``: on the real exchange they live on another host than the API, and the
+    broker passes a web page's HTML through unchecked by its URL prefix, so one shared
+    origin would also exempt the API's answers from the truncated-JSON/HTML check.
+    """
+    from brokers.config import build_config, env_references
+    from brokers.registry import broker_class
+
+    path = (root or _root()) / "config" / "brokers" / f"{name}.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document.pop("$schema", None)
+    document["settings"] = {
+        **_standin_settings(testnet=document.get("settings", {}).get("testnet", False))
+    }
+    urls = dict(standin.ccxt_api_urls())
+    for section in urls:
+        if section.startswith("web"):
+            urls[section] = f"http://localhost:{standin.port}"
+    document["custom_settings"] = {**document.get("custom_settings", {}), "urls": urls}
+    key, secret = standin_credentials(name)
+    values = {"api_key": key, "api_secret": secret}
+    env = {
+        var: values.get(pointer.rsplit("/", 1)[-1], "CANARY")
+        for pointer, var in env_references(document)
+    }
+    config = build_config(document, env=env)
+    broker: BaseBroker = broker_class(name)(config, sleep=lambda seconds: None)
+    return broker
+
+
+def order_broker(broker: str, standin: Any, root: Path | None = None) -> BaseBroker:
+    """``broker`` (a name of :data:`ORDER_TARGETS`) built on ``standin``."""
+    if broker in _BINANCE_KINDS:
+        return standin_broker(_BINANCE_KINDS[broker], standin)
+    return committed_standin_broker(broker, standin, root)
+
+
 @dataclass
 class OrderResult:
     case: OrderCase
@@ -787,30 +939,51 @@ class OrderResult:
     requests: int
     detail: str = ""
     seconds: float = 0.0
+    #: The paths of the requests ``create_order`` sent, in order (as the stand-in saw them).
+    paths: list[str] = field(default_factory=list)
 
 
-def run_order_case(case: OrderCase, *, fault_delay: float = STANDIN_FAULT_DELAY) -> OrderResult:
-    """Place one limit order while ``case.times`` requests to /api/v3/order fail."""
-    from scaffolder.standin import BinanceStandIn
+SYMBOL = "BTC/USDT"
+RESTING_PRICE = 20000
+AMOUNT = 0.001
 
+
+def marketable_price(broker: BaseBroker, symbol: str = SYMBOL) -> float:
+    """A buy price 2 % above the ask, on a cent: the order fills at once."""
+    from decimal import ROUND_UP, Decimal
+
+    ask = broker.get_ticker(symbol)["ask"]
+    if not ask:
+        raise RuntimeError(f"{broker.name}: the stand-in's ticker has no ask")
+    return float((Decimal(str(ask)) * Decimal("1.02")).quantize(Decimal("0.01"), ROUND_UP))
+
+
+def run_order_case(
+    case: OrderCase, *, fault_delay: float = STANDIN_FAULT_DELAY, root: Path | None = None
+) -> OrderResult:
+    """Place one limit order while ``case.times`` requests to the order endpoint (and its
+    look-ups) fail."""
     started = time.perf_counter()
-    client_id = f"nd{case.kind}{case.side}{case.repeat}{case.fault.replace('_', '')}"[:32]
+    target = case.target
+    client_id = f"nd{case.broker}{case.side}{case.repeat}{case.fault.replace('_', '')}"[:32]
     problems: list[str] = []
     outcome = "violation"
     refused_with: BrokerError | None = None
-    with BinanceStandIn(STANDIN_KEY, STANDIN_SECRET, fault_delay=fault_delay) as standin:
-        broker = standin_broker(case.kind, standin)
+    paths: list[str] = []
+    with order_standin(target.exchange, fault_delay=fault_delay) as standin:
+        broker = order_broker(case.broker, standin, root)
         broker.connect()
+        price = RESTING_PRICE if case.style == "resting" else marketable_price(broker)
         before = len(standin.requests)
         plan: list[Fault] = []
         if case.side == "server":
-            standin.inject(case.fault, path="/api/v3/order", times=case.times or 1000)
+            standin.inject(case.fault, path=target.server_path, times=case.times or 1000)
         else:
-            plan = [Fault(case.fault, path="/api/v3/order", times=case.times)]
+            plan = [Fault(case.fault, path=target.order_paths, times=case.times)]
         try:
             with inject_faults(broker, plan):
                 order = broker.create_order(
-                    "BTC/USDT", "limit", "buy", 0.001, price=20000, client_order_id=client_id
+                    SYMBOL, "limit", "buy", AMOUNT, price=price, client_order_id=client_id
                 )
         except OrderStateUnknownError as exc:
             outcome = "unknown"
@@ -825,17 +998,22 @@ def run_order_case(case: OrderCase, *, fault_delay: float = STANDIN_FAULT_DELAY)
             problems.append(f"a raw {type(exc).__module__}.{type(exc).__name__} escaped: {exc}")
         else:
             outcome = "order"
-            on_server = [o for o in standin.orders() if o.get("clientOrderId") == client_id]
+            on_server = [o for o in standin.orders() if o.get(target.client_id_field) == client_id]
             if order["client_order_id"] != client_id:
                 problems.append(f"returned client id {order['client_order_id']}")
-            if not on_server or str(on_server[0]["orderId"]) != order["id"]:
+            if not on_server or str(on_server[0][target.order_id_field]) != order["id"]:
                 problems.append(f"returned order {order['id']} is not the one on the exchange")
         finally:
             broker.disconnect()
+        standin.clear_faults()
         created = standin.orders_created
-        requests_sent = len(standin.requests) - before
+        paths = [r.path for r in standin.requests[before:]]
         if standin.errors:
             problems.append(f"the stand-in failed: {standin.errors!r}")
+    strays = sorted({p for p in paths if not fnmatch.fnmatchcase(p, target.order_paths)})
+    if strays:
+        # The stand-in faulted every request of create_order: say if any was not an order's.
+        problems.append(f"requests outside {target.order_paths}: {', '.join(strays)}")
     if created > 1:
         problems.append(f"{created} orders on the exchange")
     if outcome == "order" and created != 1:
@@ -853,37 +1031,78 @@ def run_order_case(case: OrderCase, *, fault_delay: float = STANDIN_FAULT_DELAY)
         "violation" if problems else outcome,
         created,
         max(0, created - 1),
-        requests_sent,
+        len(paths),
         "; ".join(problems),
         round(time.perf_counter() - started, 2),
+        paths,
     )
 
 
+def _outcome_counts(results: Iterable[OrderResult]) -> dict[str, int]:
+    outcomes = Counter(r.outcome for r in results)
+    return {name: outcomes[name] for name in ("order", "unknown", "refused", "violation")}
+
+
+def unexpressible_faults(exchange: str) -> list[str]:
+    """The faults of :data:`ORDER_FAULTS` that ``exchange``'s stand-in cannot inject: those its
+    server does not know, and the HTTP errors it has no answer of the exchange's for."""
+    from scaffolder.standin.server import FAULTS as STANDIN_FAULTS
+
+    standin = order_standin(exchange)  # not started: only its answers are read
+    missing = []
+    for fault in ORDER_FAULTS:
+        if fault not in STANDIN_FAULTS:
+            missing.append(fault)
+        elif fault.startswith("http_"):
+            try:
+                standin.fault_response(fault)
+            except (KeyError, NotImplementedError):
+                missing.append(fault)
+    return missing
+
+
 def run_no_duplicates(
-    cases: Sequence[OrderCase] | None = None, *, workers: int = 8
+    cases: Sequence[OrderCase] | None = None, *, workers: int = 16, root: Path | None = None
 ) -> dict[str, Any]:
     """Run ``create_order`` under every fault (the stand-in's and the client-side injector's),
-    once and twice in a row, for both the ccxt and the REST broker; count the orders
-    duplicated (must be 0)."""
+    once, twice in a row and always, for every broker of :data:`ORDER_TARGETS` against its
+    exchange's stand-in; count the orders duplicated (must be 0), per broker and in total."""
     started = time.perf_counter()
     selected = list(cases) if cases is not None else order_cases()
     # Each case has its own stand-in and broker; running them side by side overlaps the
     # seconds the timeout faults hold a connection.
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(run_order_case, selected))
-    outcomes = Counter(r.outcome for r in results)
+        results = list(pool.map(lambda case: run_order_case(case, root=root), selected))
+    brokers = [t.broker for t in ORDER_TARGETS if any(c.broker == t.broker for c in selected)]
+    per_broker: dict[str, Any] = {}
+    for name in brokers:
+        target = TARGETS_BY_NAME[name]
+        mine = [r for r in results if r.case.broker == name]
+        per_broker[name] = {
+            "standin": target.exchange,
+            "lookup": target.lookup,
+            "faults_not_expressible": unexpressible_faults(target.exchange),
+            "runs": len(mine),
+            "outcomes": _outcome_counts(mine),
+            "orders_duplicated": sum(r.duplicated for r in mine),
+            "styles": {
+                style: {
+                    "runs": sum(1 for r in mine if r.case.style == style),
+                    "orders_duplicated": sum(r.duplicated for r in mine if r.case.style == style),
+                }
+                for style in ORDER_STYLES
+            },
+            "duplicated_in": [r.case.id for r in mine if r.duplicated],
+        }
     return {
-        "brokers": list(ORDER_KINDS),
+        "brokers": brokers,
+        "per_broker": per_broker,
         "sides": list(ORDER_SIDES),
         "faults": {"server": list(ORDER_FAULTS), "client": list(FAULTS)},
         "repeats": ["all" if t is None else t for t in ORDER_REPEATS],
+        "styles": list(ORDER_STYLES),
         "runs": len(results),
-        "outcomes": {
-            "order": outcomes["order"],
-            "unknown": outcomes["unknown"],
-            "refused": outcomes["refused"],
-            "violation": outcomes["violation"],
-        },
+        "outcomes": _outcome_counts(results),
         "orders_duplicated": sum(r.duplicated for r in results),
         "violations": [f"{r.case.id}: {r.detail}" for r in results if r.outcome == "violation"],
         "results": {r.case.id: dataclasses.asdict(r) for r in results},

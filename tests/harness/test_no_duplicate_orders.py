@@ -1,12 +1,22 @@
-"""``create_order`` never leaves two orders: the ccxt and the REST broker against the stand-in.
+"""``create_order`` never leaves two orders: every broker against its exchange's stand-in.
 
-The stand-in counts the orders it creates. Each case places one limit order while requests to
-``/api/v3/order`` fail: from the stand-in (real socket timeouts, resets, 5xx, garbled bodies)
-or from the client-side injector, once, twice in a row (the order, then its look-up or re-send)
-or always. The caller gets the one order that exists, or ``OrderStateUnknownError`` naming the
+The brokers: Binance's ccxt broker and a Binance-style REST broker on the Binance stand-in, and
+the committed Gemini and Coinbase ccxt brokers on theirs. The stand-in counts the orders it
+creates. Each case places one limit order while requests to the order endpoint and its
+look-ups fail: from the stand-in (real socket timeouts, resets, 5xx, garbled bodies) or from
+the client-side injector, once, twice in a row (the order, then its look-up or re-send) or
+always. The caller gets the one order that exists, or ``OrderStateUnknownError`` naming the
 client order id (at most one order on the exchange), or, for a rate limit that never ends, a
-``RateLimitError`` with nothing placed. The runs are shared with ``scripts/reliability.py``
-through :func:`scaffolder.harness.faults.run_no_duplicates`.
+``RateLimitError`` with nothing placed.
+
+Besides that matrix (an order that rests), each broker places an order that fills at once
+under every after-accept fault: a look-up that reads only open orders cannot find it. Gemini's
+broker looks up that way (ccxt's gemini has no ``fetchClosedOrders``), so it re-sends the order
+and the exchange holds two: those cases are expected failures, strict, until the broker looks
+the order up by client id through Gemini's ``/v1/order/status`` (see ``GEMINI_DUPLICATES``).
+
+The runs are shared with ``scripts/reliability.py`` through
+:func:`scaffolder.harness.faults.run_no_duplicates`.
 """
 
 from __future__ import annotations
@@ -16,8 +26,12 @@ from typing import Any
 import pytest
 
 from scaffolder.harness.faults import (
+    AFTER_ACCEPT,
     FAULTS,
     ORDER_FAULTS,
+    ORDER_REPEATS,
+    ORDER_TARGETS,
+    SERVER_AFTER_ACCEPT,
     STANDIN_FAULT_DELAY,
     STANDIN_TIMEOUT_MS,
     OrderCase,
@@ -27,13 +41,31 @@ from scaffolder.harness.faults import (
 
 CASES = order_cases()
 
+#: A real duplicate, in brokers/gemini (not fixed here): an order that filled at once and whose
+#: answer was lost is looked for among open orders only, not found, and sent again.
+GEMINI_DUPLICATE = (
+    "brokers/gemini looks a lost order up among open orders only (POST /v1/orders); an order "
+    "that filled at once is not there, so it is re-sent and the exchange holds two. Fix: look "
+    "it up by client id with POST /v1/order/status {client_order_id}"
+)
+GEMINI_DUPLICATES = frozenset(c.id for c in CASES if c.broker == "gemini" and c.style == "filled")
+
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, Any]:
     return run_no_duplicates(CASES)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def _param(case: OrderCase) -> Any:
+    marks = (
+        [pytest.mark.xfail(reason=GEMINI_DUPLICATE, strict=True)]
+        if case.id in GEMINI_DUPLICATES
+        else []
+    )
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_create_order_under_fault(runs: dict[str, Any], case: OrderCase) -> None:
     result = runs["results"][case.id]
     assert result["outcome"] != "violation", result["detail"]
@@ -45,19 +77,52 @@ def test_create_order_under_fault(runs: dict[str, Any], case: OrderCase) -> None
         assert result["orders_created"] == 0
 
 
-def test_no_order_is_ever_duplicated(runs: dict[str, Any]) -> None:
-    assert runs["orders_duplicated"] == 0
-    assert runs["violations"] == []
-    assert runs["runs"] == 2 * 3 * (len(ORDER_FAULTS) + len(FAULTS))
+def test_every_broker_runs_the_whole_matrix(runs: dict[str, Any]) -> None:
+    per_resting = len(ORDER_REPEATS) * (len(ORDER_FAULTS) + len(FAULTS))
+    per_filled = len(SERVER_AFTER_ACCEPT) + len(AFTER_ACCEPT)
+    assert runs["brokers"] == [t.broker for t in ORDER_TARGETS]
+    assert set(runs["brokers"]) == {"binance", "spotrest", "gemini", "coinbase"}
+    assert runs["runs"] == len(ORDER_TARGETS) * (per_resting + per_filled)
+    for name, figures in runs["per_broker"].items():
+        # Every stand-in fault is expressible on every stand-in (one shared server).
+        assert figures["faults_not_expressible"] == [], name
+        assert figures["runs"] == per_resting + per_filled, name
+        assert figures["styles"]["resting"]["runs"] == per_resting, name
+        assert sum(figures["outcomes"].values()) == figures["runs"], name
+    for key in ("order", "unknown", "refused", "violation"):
+        assert runs["outcomes"][key] == sum(f["outcomes"][key] for f in runs["per_broker"].values())
+    assert runs["orders_duplicated"] == sum(
+        f["orders_duplicated"] for f in runs["per_broker"].values()
+    )
+
+
+def test_no_resting_order_is_ever_duplicated(runs: dict[str, Any]) -> None:
+    resting = [r for r in runs["results"].values() if r["case"]["style"] == "resting"]
+    assert [r["case"] for r in resting if r["duplicated"] or r["outcome"] == "violation"] == []
+    for figures in runs["per_broker"].values():
+        assert figures["styles"]["resting"]["orders_duplicated"] == 0
     # A fault once or twice in a row is survived: the caller gets its order. (A real socket
     # timeout on a loaded machine may add one more timeout: those may end unknown.)
     survived = [
         r
-        for r in runs["results"].values()
+        for r in resting
         if r["case"]["times"] is not None
         and not (r["case"]["side"] == "server" and r["case"]["fault"].startswith("timeout"))
     ]
     assert {r["outcome"] for r in survived} == {"order"}
+
+
+def test_duplicates_are_only_the_known_gemini_ones(runs: dict[str, Any]) -> None:
+    duplicated = {case_id for case_id, r in runs["results"].items() if r["duplicated"]}
+    violations = {v.split(":")[0] for v in runs["violations"]}
+    assert duplicated <= GEMINI_DUPLICATES
+    assert violations <= GEMINI_DUPLICATES
+
+
+@pytest.mark.xfail(reason=GEMINI_DUPLICATE, strict=True)
+def test_no_order_is_ever_duplicated(runs: dict[str, Any]) -> None:
+    assert runs["orders_duplicated"] == 0
+    assert runs["violations"] == []
 
 
 def test_timeouts_are_short() -> None:
