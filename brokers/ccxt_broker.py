@@ -424,11 +424,23 @@ def _guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
       ``-1008`` "server overloaded"): the exchange is unavailable, not refusing the request,
       so it becomes ``ExchangeNotAvailable`` (our retryable ``ExchangeUnavailableError``).
 
-    Pages of the exchange's web site (ccxt's ``web...`` URL sections: Gemini reads currency
-    precision from one) are HTML by design and pass through unchecked.
+    Pages of the exchange's web site (requests of ccxt's ``web...`` API sections: Gemini reads
+    currency precision from one) are HTML by design and pass through unchecked. The section is
+    taken from the request (``fetch2``), not guessed from the URL, which a proxy or stand-in
+    may share with the API.
     """
-    fetch, on_rest_response = exchange.fetch, exchange.on_rest_response
+    fetch, fetch2, on_rest_response = exchange.fetch, exchange.fetch2, exchange.on_rest_response
     status: list[int] = [0]
+    web_request: list[bool] = [False]
+
+    def tracked_fetch2(path: Any, api: Any = "public", *args: Any, **kwargs: Any) -> Any:
+        sections = [api] if isinstance(api, str) else list(api or [])
+        outer = web_request[0]
+        web_request[0] = any(str(section).startswith("web") for section in sections)
+        try:
+            return fetch2(path, api, *args, **kwargs)
+        finally:
+            web_request[0] = outer
 
     def record_status(code: Any, *args: Any) -> Any:
         status[0] = int(code or 0)
@@ -442,7 +454,7 @@ def _guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
             if type(exc) is ccxt.ExchangeError and status[0] >= 500:
                 raise ccxt.ExchangeNotAvailable(f"HTTP {status[0]}: {exc}") from exc
             raise
-        if isinstance(result, (str, bytes)) and not _is_web_page(exchange, url):
+        if isinstance(result, (str, bytes)) and not web_request[0]:
             text = result.decode("utf-8", "replace") if isinstance(result, bytes) else result
             text = text.lstrip()
             if text[:1] in ("{", "[", "<"):
@@ -456,14 +468,4 @@ def _guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
 
     exchange.on_rest_response = record_status
     exchange.fetch = checked
-
-
-def _is_web_page(exchange: Any, url: str) -> bool:
-    """Whether ``url`` is under one of ccxt's ``web...`` sections of the exchange's URLs."""
-    api = exchange.urls.get("api")
-    if not isinstance(api, dict):
-        return False
-    return any(
-        isinstance(base, str) and key.startswith("web") and url.startswith(base)
-        for key, base in api.items()
-    )
+    exchange.fetch2 = tracked_fetch2

@@ -889,11 +889,8 @@ def committed_standin_broker(name: str, standin: Any, root: Path | None = None) 
 
     The config's own ``testnet`` choice, pairs and the rest are kept; the credentials are the
     canaries, the settings those of :func:`standin_broker`, and ``custom_settings.urls``
-    points the exchange's API at the stand-in. Gemini's web pages (where ccxt reads market
-    precision) are served by the stand-in too, but under ``localhost`` rather than
-    ``127.0.0.1``: on the real exchange they live on another host than the API, and the
-    broker passes a web page's HTML through unchecked by its URL prefix, so one shared
-    origin would also exempt the API's answers from the truncated-JSON/HTML check.
+    points the exchange's API (and Gemini's web pages, where ccxt reads market precision)
+    at the stand-in.
     """
     from brokers.config import build_config, env_references
     from brokers.registry import broker_class
@@ -905,9 +902,6 @@ def committed_standin_broker(name: str, standin: Any, root: Path | None = None) 
         **_standin_settings(testnet=document.get("settings", {}).get("testnet", False))
     }
     urls = dict(standin.ccxt_api_urls())
-    for section in urls:
-        if section.startswith("web"):
-            urls[section] = f"http://localhost:{standin.port}"
     document["custom_settings"] = {**document.get("custom_settings", {}), "urls": urls}
     key, secret = standin_credentials(name)
     values = {"api_key": key, "api_secret": secret}

@@ -10,10 +10,8 @@ client order id (at most one order on the exchange), or, for a rate limit that n
 ``RateLimitError`` with nothing placed.
 
 Besides that matrix (an order that rests), each broker places an order that fills at once
-under every after-accept fault: a look-up that reads only open orders cannot find it. Gemini's
-broker looks up that way (ccxt's gemini has no ``fetchClosedOrders``), so it re-sends the order
-and the exchange holds two: those cases are expected failures, strict, until the broker looks
-the order up by client id through Gemini's ``/v1/order/status`` (see ``GEMINI_DUPLICATES``).
+under every after-accept fault: a look-up that reads only open orders cannot find it (this
+found Gemini's broker re-sending such orders; it now asks ``/v1/order/status`` by client id).
 
 The runs are shared with ``scripts/reliability.py`` through
 :func:`scaffolder.harness.faults.run_no_duplicates`.
@@ -41,31 +39,13 @@ from scaffolder.harness.faults import (
 
 CASES = order_cases()
 
-#: A real duplicate, in brokers/gemini (not fixed here): an order that filled at once and whose
-#: answer was lost is looked for among open orders only, not found, and sent again.
-GEMINI_DUPLICATE = (
-    "brokers/gemini looks a lost order up among open orders only (POST /v1/orders); an order "
-    "that filled at once is not there, so it is re-sent and the exchange holds two. Fix: look "
-    "it up by client id with POST /v1/order/status {client_order_id}"
-)
-GEMINI_DUPLICATES = frozenset(c.id for c in CASES if c.broker == "gemini" and c.style == "filled")
-
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, Any]:
     return run_no_duplicates(CASES)
 
 
-def _param(case: OrderCase) -> Any:
-    marks = (
-        [pytest.mark.xfail(reason=GEMINI_DUPLICATE, strict=True)]
-        if case.id in GEMINI_DUPLICATES
-        else []
-    )
-    return pytest.param(case, id=case.id, marks=marks)
-
-
-@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_create_order_under_fault(runs: dict[str, Any], case: OrderCase) -> None:
     result = runs["results"][case.id]
     assert result["outcome"] != "violation", result["detail"]
@@ -112,14 +92,6 @@ def test_no_resting_order_is_ever_duplicated(runs: dict[str, Any]) -> None:
     assert {r["outcome"] for r in survived} == {"order"}
 
 
-def test_duplicates_are_only_the_known_gemini_ones(runs: dict[str, Any]) -> None:
-    duplicated = {case_id for case_id, r in runs["results"].items() if r["duplicated"]}
-    violations = {v.split(":")[0] for v in runs["violations"]}
-    assert duplicated <= GEMINI_DUPLICATES
-    assert violations <= GEMINI_DUPLICATES
-
-
-@pytest.mark.xfail(reason=GEMINI_DUPLICATE, strict=True)
 def test_no_order_is_ever_duplicated(runs: dict[str, Any]) -> None:
     assert runs["orders_duplicated"] == 0
     assert runs["violations"] == []
