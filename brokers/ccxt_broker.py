@@ -317,7 +317,11 @@ class CcxtBroker(BaseBroker):
         def find() -> Order | None:
             return self._find_by_client_id(client_id, symbol)
 
-        can_find = self.fetch_order_by_client_id or self.has("fetchOpenOrders")
+        # Only a look-up that sees filled orders too can prove an order absent: open orders
+        # alone would miss one that filled at once, and re-sending it would place it twice.
+        can_find = self.fetch_order_by_client_id or (
+            self.has("fetchOpenOrders") and self.has("fetchClosedOrders")
+        )
         return place_order_once(
             send,
             find if can_find else None,

@@ -8,6 +8,7 @@ import pytest
 from brokers import errors as e
 from brokers.ccxt_broker import CcxtBroker
 from brokers.config import build_config
+from brokers.retry import OrderStateUnknownError
 from scaffolder.standin import BinanceStandIn
 
 KEY, SECRET = "CANARY-API-KEY-0000", "CANARY-SECRET-0000"
@@ -207,3 +208,30 @@ def test_timeout_after_accept_never_leaves_two_orders(broker, standin):
     )
     assert standin.orders_created == 1
     assert order["client_order_id"] == "once1" and order["status"] == "open"
+
+
+@pytest.mark.parametrize("closed_orders", [True, False], ids=["sees-filled", "open-only"])
+def test_a_filled_order_whose_answer_was_lost_is_never_sent_again(standin, closed_orders):
+    """Without a look-up by client id, open orders alone cannot prove an order absent (one that
+    filled at once is not there): the state is reported unknown instead of sending it again."""
+
+    class OpenOrdersOnly(Binance):
+        fetch_order_by_client_id = False
+
+    broker = OpenOrdersOnly(make_config(standin), sleep=lambda s: None)
+    broker.connect()
+    broker.exchange.has["fetchClosedOrders"] = closed_orders  # what ccxt says of the exchange
+    ask = broker.get_ticker("BTC/USDT")["ask"]
+    standin.inject("timeout_after_accept", method="POST", path="/api/v3/order")
+    if closed_orders:
+        order = broker.create_order(
+            "BTC/USDT", "limit", "buy", 0.001, price=ask * 1.1, client_order_id="fill1"
+        )
+        assert order["client_order_id"] == "fill1" and order["status"] == "closed"
+    else:
+        with pytest.raises(OrderStateUnknownError) as info:
+            broker.create_order(
+                "BTC/USDT", "limit", "buy", 0.001, price=ask * 1.1, client_order_id="fill1"
+            )
+        assert info.value.client_order_id == "fill1"
+    assert standin.orders_created == 1
