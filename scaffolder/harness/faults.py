@@ -753,7 +753,7 @@ ORDER_TARGETS: tuple[OrderTarget, ...] = (
         None,
         "client_order_id",
         "order_id",
-        "POST /v1/orders (open orders only: ccxt's gemini has no fetchClosedOrders)",
+        "POST /v1/order/status {client_order_id} (any status)",
     ),
     OrderTarget(
         "coinbase",
