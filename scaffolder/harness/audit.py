@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import yaml
@@ -76,6 +77,14 @@ def cassette_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
+def read_cassette_yaml(text: str) -> Any:
+    """Parse a cassette exactly as vcrpy does (its safe loader, with libyaml where present, and
+    the few tags it writes for Python values), so the audit reads what replay would read."""
+    from vcr.serializers.yamlserializer import deserialize
+
+    return deserialize(text)
+
+
 def audit_file(path: Path, secrets: Mapping[str, str]) -> list[Finding]:
     """Findings in one cassette (or snapshot) file."""
     name = str(path)
@@ -90,9 +99,8 @@ def audit_file(path: Path, secrets: Mapping[str, str]) -> list[Finding]:
     ]
     if path.suffix == ".json":
         return findings
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        document = yaml.load(text, Loader=loader)
+        document = read_cassette_yaml(text)
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return [*findings, Finding(name, "file", f"is not valid YAML ({exc.__class__.__name__})")]
     problem = _shape_problem(document)

@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 
 from brokers.errors import BrokerError, OrderNotFoundError
 from scaffolder.cli import main
+from scaffolder.harness.audit import read_cassette_yaml
 from scaffolder.harness.plugin import pytest_recording_configure
 from scaffolder.harness.session import broker_for_replay, harness_vcr_config
 from tests.fuzz import ROOT, fuzz_settings, record_stats
@@ -159,11 +160,9 @@ def test_audit_of_corrupted_cassettes(tmp_path: Path, monkeypatch: pytest.Monkey
         for finding in findings:
             assert finding.startswith(f"{target}: "), finding
         try:
-            # The loader vcrpy and the audit use: libyaml where PyYAML has it. It accepts some
+            # As vcrpy and the audit read it: libyaml where PyYAML has it, which accepts some
             # tab placements that PyYAML's pure-Python scanner refuses.
-            yaml.load(
-                case.data.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            )
+            read_cassette_yaml(case.data.decode("utf-8"))
         except (UnicodeDecodeError, yaml.YAMLError):
             assert result.exit_code == 1 and any(
                 f.startswith(f"{target}: file: ") for f in findings

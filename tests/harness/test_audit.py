@@ -254,3 +254,18 @@ def test_a_gemini_payload_that_is_not_base64_json_fails_the_audit(audit, tmp_pat
     path = _gemini_cassette(tmp_path / "gemini.yaml", {"X-GEMINI-PAYLOAD": "not base64 at all"})
     code, output = audit(str(path))
     assert code == 1 and "X-GEMINI-PAYLOAD" in output
+
+
+def test_python_tags_vcrpy_writes_are_read_as_vcrpy_reads_them(audit, order):
+    """Older vcrpy wrote strings as ``!!python/unicode``: replay reads them, so must the audit
+    (a plain safe loader refuses the tag and would call the file unreadable)."""
+    path, document = order
+    text = yaml.safe_dump(document).replace("uri: ", "uri: !!python/unicode ", 1)
+    path.write_text(text, encoding="utf-8")
+    code, output = audit(str(path))
+    assert (code, output.strip()) == (0, "0 finding(s) in 1 file(s)")
+    request_of(document)["headers"]["X-MBX-APIKEY"] = ["MARKER"]
+    text = yaml.safe_dump(document).replace("MARKER", "!!python/unicode CANARY-API-KEY-0000")
+    path.write_text(text, encoding="utf-8")
+    code, output = audit(str(path))
+    assert code == 1 and "header X-MBX-APIKEY: auth header not scrubbed" in output
