@@ -66,6 +66,13 @@ class Generated:
     rewired: list[Path] = field(default_factory=list)
 
 
+#: Names Windows reserves for devices in every directory: a checkout there could not hold
+#: ``brokers/<name>/``.
+WINDOWS_DEVICE_NAMES = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)}
+)
+
+
 def check_name(name: str) -> None:
     """Refuse names that cannot be a broker package, saying what is allowed (exit code 2)."""
     allowed = (
@@ -85,6 +92,10 @@ def check_name(name: str) -> None:
         raise UsageError(f"{name!r} is a Python keyword and cannot name a package; {allowed}")
     if name in RESERVED_NAMES:
         raise UsageError(f"{name!r} is a module of the brokers runtime; {allowed}")
+    if name in WINDOWS_DEVICE_NAMES:
+        raise UsageError(
+            f"{name!r} is a device name on Windows, where brokers/{name}/ cannot exist; {allowed}"
+        )
 
 
 def broker_paths(root: Path, name: str) -> list[Path]:

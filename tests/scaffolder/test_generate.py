@@ -132,7 +132,9 @@ def cli(project: Path, monkeypatch: pytest.MonkeyPatch):
 # -- names ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["../x", "class", "Bin-ance", "", "base", "a/b", "match"])
+@pytest.mark.parametrize(
+    "name", ["../x", "class", "Bin-ance", "", "base", "a/b", "match", "con", "com1"]
+)
 def test_bad_names_are_refused_with_exit_code_2_and_nothing_is_written(project, cli, name):
     before = listing(project)
     result = cli("new", name, "--defaults")
