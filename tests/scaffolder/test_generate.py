@@ -22,7 +22,7 @@ import scaffolder.fs
 from brokers.config import read_document, schema_problems
 from scaffolder.cli import main
 from scaffolder.errors import ScaffolderError, UsageError
-from scaffolder.generate import check_name, generate, generate_many
+from scaffolder.generate import MAX_NAME_LENGTH, check_name, generate, generate_many
 from scaffolder.inventory import inventory
 from scaffolder.wiring import rewire
 
@@ -658,3 +658,21 @@ def test_new_with_one_bad_name_among_several_writes_nothing(project, cli):
     assert result.exit_code == 2
     assert "Bad-Name" in result.output
     assert listing(project) == before
+
+
+def test_the_longest_name_still_gives_ruff_clean_code(project, cli):
+    shutil.copy2(ROOT / "pyproject.toml", project / "pyproject.toml")  # the ruff settings
+    name = "a" * MAX_NAME_LENGTH
+    result = cli("new", name, "--defaults", "--data", "integration=rest")
+    assert result.exit_code == 0, result.output
+    files = [
+        project / "brokers" / name / "broker.py",
+        project / "brokers" / name / "__init__.py",
+        project / "tests" / "brokers" / f"test_{name}.py",
+    ]
+    ruff = str(Path(sys.executable).parent / "ruff")
+    # With the project's ruff settings; import sorting depends on which packages ruff finds in
+    # the project (this throwaway one holds no scaffolder/), so it is not judged here.
+    for command in (["format", "--check"], ["check", "--ignore", "I001"]):
+        done = subprocess.run([ruff, *command, *map(str, files)], cwd=project, capture_output=True)
+        assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
