@@ -247,6 +247,24 @@ def machine_note() -> str:
     return load
 
 
+def run_context(env: dict[str, str], start_note: str) -> dict[str, str]:
+    """How the figures were taken: bytecode handling and the machine's load at start and end."""
+    return {
+        "environment": describe_env(env),
+        "machine_at_start": start_note,
+        "machine_at_end": machine_note(),
+    }
+
+
+def print_context(context: dict[str, str]) -> None:
+    """The :func:`run_context` as the two lines every benchmark prints first."""
+    print(f"subprocesses: {context['environment']}")
+    print(
+        f"machine: {os.cpu_count()} CPUs; at start {context['machine_at_start']}; "
+        f"at end {context['machine_at_end']}"
+    )
+
+
 def forget_pyc(directory: Path | str) -> None:
     """Drop the cached bytecode of a temporary directory's modules (it will never be reused)."""
     resolved = Path(directory).resolve()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -259,21 +258,17 @@ def main(argv: list[str] | None = None) -> int:
             "s",
         ),
     ]
+    context = _bench.run_context(env, start_note)
     results = {
         "name": args.name,
         "new_vs_copier": [ours.as_dict(), theirs.as_dict()],
         "ratio": round(ratio, 4),
         "files": files,
         "every_exchange": everything,
-        "environment": _bench.describe_env(env),
-        "machine_at_start": start_note,
-        "machine_at_end": _bench.machine_note(),
+        **context,
     }
     if not args.json:
-        print(f"subprocesses: {_bench.describe_env(env)}")
-        print(
-            f"machine: {os.cpu_count()} CPUs; at start {start_note}; at end {_bench.machine_note()}"
-        )
+        _bench.print_context(context)
         print(
             _bench.table(
                 [f"whole process ({args.runs} runs)", "median s", "min s", "max s", "x copier"],

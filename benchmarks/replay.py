@@ -16,7 +16,6 @@ where the process spends its import time, to explain a missed target.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import tempfile
@@ -183,19 +182,15 @@ def main(argv: list[str] | None = None) -> int:
             Target(f"{name} cassette bytes", sizes[name][0] / 1000, BYTES_LIMIT / 1000, "KB")
         )
 
+    context = _bench.run_context(env, start_note)
     results = {
         "brokers": per_broker,
         "baseline": {**baseline.as_dict(), "outcome": outcomes[baseline.label]},
         "profile": profiled,
-        "environment": _bench.describe_env(env),
-        "machine_at_start": start_note,
-        "machine_at_end": _bench.machine_note(),
+        **context,
     }
     if not args.json:
-        print(f"subprocesses: {_bench.describe_env(env)}")
-        print(
-            f"machine: {os.cpu_count()} CPUs; at start {start_note}; at end {_bench.machine_note()}"
-        )
+        _bench.print_context(context)
         print(
             _bench.table(
                 [

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import re
 import shutil
 import statistics
@@ -339,12 +338,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         profile = profile_imports(directory, env) if (not target.ok or args.profile) else None
 
+    context = _bench.run_context(env, start_note)
     results: dict[str, Any] = {
         "configs": len(paths),
         "ccxt_metadata_cache": {"path": str(cache), "existed_before": cache_existed},
-        "environment": _bench.describe_env(env),
-        "machine_at_start": start_note,
-        "machine_at_end": _bench.machine_note(),
+        **context,
         "in_process": [t.as_dict() for t in throughputs],
         "whole_process": [t.as_dict() for t in timings],
         "ratio": round(ratio, 4),
@@ -357,10 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             f"ccxt metadata cache {'existed' if cache_existed else 'built by the warm-up run'}: "
             f"{cache}"
         )
-        print(f"subprocesses: {_bench.describe_env(env)}")
-        print(
-            f"machine: {os.cpu_count()} CPUs; at start {start_note}; at end {_bench.machine_note()}"
-        )
+        _bench.print_context(context)
         print()
         print(
             _bench.table(
