@@ -158,7 +158,7 @@ def _fast_validator() -> Callable[[Any], Any] | None:
                 code = _fast_validator_code(schema(), source)
             except Exception:  # pragma: no cover - a schema fastjsonschema cannot compile
                 return None
-            if not _write_cache(path, code):
+            if not write_cache_file(path, code):
                 return _checked(_load_validator_source(code, path), source)
         try:
             validate = _checked(_load_validator_file(path), source)
@@ -199,18 +199,24 @@ def _checked(namespace: dict[str, Any], source: bytes) -> Callable[[Any], Any] |
     return None  # every config needs keys: a validator accepting {} is not ours
 
 
-def _write_cache(path: Path, text: str) -> bool:
+def write_cache_file(path: Path, text: str) -> bool:
+    """Write derived data under :func:`cache_dir` atomically; False (nothing left behind) when
+    the cache cannot be written: a read-only home still works, just without the cache."""
     import tempfile
 
+    tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
             "w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp"
-        ) as tmp:
-            tmp.write(text)
-        os.replace(tmp.name, path)
+        ) as handle:
+            tmp = handle.name
+            handle.write(text)
+        os.replace(tmp, path)
     except OSError:
-        return False  # a read-only home still validates, compiling once per process
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        return False
     return True
 
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from brokers.config import CCXT_CREDENTIALS, cache_dir
+from brokers.config import CCXT_CREDENTIALS, cache_dir, write_cache_file
 
 #: ccxt credential name -> ours (the inverse of the runtime's mapping).
 OUR_CREDENTIAL: dict[str, str] = {v: k for k, v in CCXT_CREDENTIALS.items()}
@@ -133,13 +131,7 @@ def exchanges() -> dict[str, ExchangeInfo]:
     except (OSError, ValueError, TypeError):
         pass
     data = build()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-            json.dump({k: asdict(v) for k, v in data.items()}, tmp)
-        os.replace(tmp.name, path)
-    except OSError:
-        pass  # a read-only home still works, just without the cache
+    write_cache_file(path, json.dumps({k: asdict(v) for k, v in data.items()}))
     return data
 
 
