@@ -39,8 +39,7 @@ def broker_class(name: str) -> type[BaseBroker]:
     from brokers.registered import BROKERS
 
     # In-tree brokers win, so only a name not among them needs the (slower) entry-point scan.
-    target = BROKERS.get(name)
-    known = BROKERS if target is not None else available()
+    known = BROKERS if name in BROKERS else available()
     target = known.get(name)
     if target is None:
         close = difflib.get_close_matches(name, known, n=3)
