@@ -417,12 +417,9 @@ def replay_case(exchange: Any, case: Mapping[str, Any], cassette_path: Path) -> 
     Every recorded interaction must be played, so ccxt must make the calls it made at import.
     Returns the unified result as plain JSON data.
     """
-    from scaffolder.harness.vcr_loader import skip_patchers
+    from scaffolder.harness.vcr_loader import vcr_options
 
-    skip = skip_patchers()  # empty on a vcrpy without the option: then leave it out
-    recorder = vcr.VCR(
-        record_mode="none", match_on=MATCH_ON, **({"skip_patchers": skip} if skip else {})
-    )
+    recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON, **vcr_options())
     with recorder.use_cassette(str(cassette_path)) as cassette:
         result = getattr(exchange, case["method"])(*copy.deepcopy(case.get("input") or []))
         if not cassette.all_played:

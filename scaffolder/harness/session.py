@@ -120,7 +120,7 @@ def harness_vcr_config(
                 request.uri = replacement + request.uri[len(prefix) :]
         return scrubber.request(request)
 
-    config: dict[str, Any] = {
+    return {
         # vcrpy's own matchers first: they do not change what matches (the exchange matcher
         # checks the same), but vcrpy only reports a "similar" recorded request, with the
         # exchange matcher's description of what differs, when some matcher succeeded.
@@ -129,11 +129,8 @@ def harness_vcr_config(
         "before_record_response": scrubber.response,
         "decode_compressed_response": True,
         "allow_playback_repeats": True,
+        **vcr_loader.vcr_options(),
     }
-    skip = vcr_loader.skip_patchers()
-    if skip:
-        config["skip_patchers"] = skip
-    return config
 
 
 def load_markets(root: Path, name: str) -> dict[str, Any] | None:

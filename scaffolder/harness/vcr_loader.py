@@ -63,6 +63,13 @@ def skip_patchers() -> tuple[str, ...]:
     return ()
 
 
+def vcr_options() -> dict[str, Any]:
+    """Keyword arguments for a ``VCR`` or ``use_cassette`` starting now: the
+    :func:`skip_patchers`, left out where there are none (and on a vcrpy without the option)."""
+    skip = skip_patchers()
+    return {"skip_patchers": skip} if skip else {}
+
+
 def aiohttp_hidden() -> bool:
     """Whether vcrpy was imported by :func:`import_vcr` with aiohttp hidden."""
     patch = sys.modules.get("vcr.patch")
