@@ -225,11 +225,11 @@ def _mapped(exc: BaseException, broker: str | None, retry_after: float | None) -
             if type(inner) is not BrokerError:  # else ccxt's own class says as much
                 return inner
         if target is not None:
-            return _build(target, message, broker, retry_after)
+            return build_error(target, message, broker, retry_after)
     if module == "aiohttp":
         return _aiohttp_error(exc, names, message, broker, retry_after)
     if module in ("requests", "urllib3"):
-        return _build(_requests_target(exc), message, broker, retry_after)
+        return build_error(_requests_target(exc), message, broker, retry_after)
     if isinstance(exc, json.JSONDecodeError):
         return BadResponseError(f"malformed JSON from the exchange: {message}", broker=broker)
     if "TimeoutError" in names:  # builtin, and asyncio's and concurrent.futures' before 3.11
@@ -267,7 +267,7 @@ def _aiohttp_error(
             return _aiohttp_response_error(exc, names, broker, retry_after)
         target = _AIOHTTP_MAP.get(name)
         if target is not None:
-            return _build(target, f"{type(exc).__name__}: {message}", broker, retry_after)
+            return build_error(target, f"{type(exc).__name__}: {message}", broker, retry_after)
     return BrokerError(f"{type(exc).__name__}: {message}", broker=broker)
 
 
@@ -287,7 +287,7 @@ def _aiohttp_response_error(
             text = f"WebSocket handshake with {url} refused: HTTP {status} ({detail})"
         else:
             text = f"{url} answered HTTP {status} ({detail})"
-        return _build(error_for_status(status), text, broker, retry_after)
+        return build_error(error_for_status(status), text, broker, retry_after)
     # An answer that is not an error and still not what was expected: a server that does not
     # speak WebSocket there, a 3xx loop, an unexpected content type.
     what = "WebSocket handshake with" if handshake else "unexpected answer from"
@@ -308,9 +308,10 @@ def _requests_target(exc: BaseException) -> type[BrokerError]:
     return BrokerError
 
 
-def _build(
+def build_error(
     target: type[BrokerError], message: str, broker: str | None, retry_after: float | None
 ) -> BrokerError:
+    """An error of class ``target``; ``retry_after`` is kept when it is a RateLimitError."""
     if target is RateLimitError:
         return RateLimitError(message, retry_after=retry_after, broker=broker)
     return target(message, broker=broker)

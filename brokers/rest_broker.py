@@ -34,6 +34,7 @@ from brokers.errors import (
     InvalidSymbolError,
     OrderNotFoundError,
     RateLimitError,
+    build_error,
     error_for_status,
     map_exception,
     parse_retry_after,
@@ -205,16 +206,12 @@ class RestBroker(BaseBroker):
         try:
             data = response.json()
         except (ValueError, json.JSONDecodeError) as exc:
-            if response.status_code >= 400:
-                text = f"HTTP {response.status_code} with a non-JSON body"
-                klass = error_for_status(response.status_code)
-                if klass is RateLimitError:  # a gateway's 429: keep its Retry-After
-                    raise RateLimitError(
-                        text,
-                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                        broker=self.name,
-                    ) from exc
-                raise klass(text, broker=self.name) from exc
+            if response.status_code >= 400:  # a gateway's error page (a 429 keeps Retry-After)
+                raise self._http_error(
+                    error_for_status(response.status_code),
+                    f"HTTP {response.status_code} with a non-JSON body",
+                    response,
+                ) from exc
             raise BadResponseError(
                 f"expected JSON from {response.request.path_url if response.request else '?'}, "
                 f"got {response.headers.get('Content-Type', 'no content type')}",
@@ -235,13 +232,14 @@ class RestBroker(BaseBroker):
         klass = self.error_codes.get(code) or error_for_status(response.status_code)
         if any(marker in message for marker in self.duplicate_order_markers):
             klass = DuplicateOrderError
-        if klass is RateLimitError:
-            return RateLimitError(
-                text,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                broker=self.name,
-            )
-        return klass(text, broker=self.name)
+        return self._http_error(klass, text, response)
+
+    def _http_error(
+        self, klass: type[BrokerError], text: str, response: requests.Response
+    ) -> BrokerError:
+        """A ``klass`` error for an HTTP answer; a rate limit keeps the answer's Retry-After."""
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return build_error(klass, text, self.name, retry_after)
 
     def _to_error(self, exc: BaseException) -> BrokerError:
         return map_exception(exc, broker=self.name)

@@ -35,6 +35,7 @@ from brokers.errors import (
     BrokerConnectionError,
     BrokerError,
     RateLimitError,
+    build_error,
     map_exception,
 )
 from brokers.shapes import Ticker, ticker_from_ccxt
@@ -206,12 +207,8 @@ class TickerSubscriptions:
 
     def _restated(self, error: BrokerError, text: str) -> BrokerError:
         """An error of ``error``'s class saying ``text``, with ``error`` as its cause."""
-        if isinstance(error, RateLimitError):
-            restated: BrokerError = RateLimitError(
-                text, retry_after=error.retry_after, broker=self._broker
-            )
-        else:
-            restated = type(error)(text, broker=self._broker)
+        retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+        restated = build_error(type(error), text, self._broker, retry_after)
         restated.__cause__ = error
         return restated
 
