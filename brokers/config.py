@@ -127,19 +127,27 @@ _FJS_LOCAL = (
 _MAIN_FUNCTION = re.compile(r"^def (validate\w*)\(", re.MULTILINE)
 
 
-def _fast_validator_code(definition: dict[str, Any], source: bytes) -> str:
+#: How the schema is compiled. use_default=False: fastjsonschema would otherwise write the
+#: schema's defaults into the document it validates. Part of what a cached validator is checked
+#: against, so changing these rebuilds it.
+_FJS_OPTIONS: dict[str, bool] = {"use_default": False, "detailed_exceptions": False}
+
+
+def _fast_validator_code(definition: dict[str, Any], built_from: bytes) -> str:
     """fastjsonschema's generated validator, standalone, with ``validate`` as its entry point."""
     import fastjsonschema
 
-    # use_default=False: fastjsonschema would otherwise write the schema's defaults into the
-    # document it validates.
-    code = fastjsonschema.compile_to_code(definition, use_default=False, detailed_exceptions=False)
+    code = fastjsonschema.compile_to_code(
+        definition,
+        use_default=_FJS_OPTIONS["use_default"],
+        detailed_exceptions=_FJS_OPTIONS["detailed_exceptions"],
+    )
     main = _MAIN_FUNCTION.search(code)
     if main is None:  # pragma: no cover - a fastjsonschema that names its functions otherwise
         raise RuntimeError("fastjsonschema's generated code has no validate function")
     return (
         code.replace(_FJS_IMPORT, _FJS_LOCAL)
-        + f"\n\nvalidate = {main.group(1)}\nSCHEMA_SOURCE = {source!r}\n"
+        + f"\n\nvalidate = {main.group(1)}\nBUILT_FROM = {built_from!r}\n"
     )
 
 
@@ -148,9 +156,10 @@ def _fast_validator() -> Callable[[Any], Any] | None:
     """The compiled validator of the schema (cached on disk per schema digest), or None."""
     import zlib
 
-    source = _schema_source()
-    # The name only finds the file; the schema's full text stored in it decides (no hashlib:
-    # importing it costs more than the rest of this function).
+    # What the code is built from: the compile options and the schema's full text. The file
+    # name only finds it; the copy stored in the file decides (no hashlib: importing it costs
+    # more than the rest of this function).
+    source = repr(sorted(_FJS_OPTIONS.items())).encode() + b"\n" + _schema_source()
     path = cache_dir() / f"schema_validator_{zlib.crc32(source):08x}_{len(source)}.py"
     for attempt in range(2):
         if attempt or not path.exists():
@@ -188,9 +197,9 @@ def _load_validator_source(code: str, path: Path) -> dict[str, Any]:
 
 
 def _checked(namespace: dict[str, Any], source: bytes) -> Callable[[Any], Any] | None:
-    """The validator, if it was compiled from exactly ``source`` and refuses an empty config."""
+    """The validator, if it was built from exactly ``source`` and refuses an empty config."""
     validate: Callable[[Any], Any] | None = namespace.get("validate")
-    if namespace.get("SCHEMA_SOURCE") != source or not callable(validate):
+    if namespace.get("BUILT_FROM") != source or not callable(validate):
         return None
     try:
         validate({})
