@@ -366,9 +366,7 @@ class CcxtBroker(BaseBroker):
         if not (order["side"] and order["symbol"]) and self.has("fetchOrder"):
             # Some exchanges answer a cancel with the id alone (Coinbase: success, order_id):
             # the order as it stands now is the answer the caller expects.
-            order = order_from_ccxt(
-                self._read(lambda: self.exchange.fetch_order(order_id, symbol), "fetch order")
-            )
+            order = self.get_order(order_id, symbol)
         order["symbol"] = order["symbol"] or symbol or ""
         order["status"] = order["status"] or "canceled"
         return order
