@@ -32,16 +32,16 @@ from scaffolder.standin.binance_market import (
 from scaffolder.standin.binance_protocol import (
     CCXT_OPTIONS,
     FAULT_RESPONSES,
-    FAULTS,
-    FAULTS_AFTER,
-    FAULTS_BEFORE,
     ROUTES,
-    RecordedRequest,
     authenticate,
 )
 from scaffolder.standin.binance_state import ExchangeState
 from scaffolder.standin.server import (
+    FAULTS,
+    FAULTS_AFTER,
+    FAULTS_BEFORE,
     Incoming,
+    RecordedRequest,
     Reply,
     StandInServer,
     balances_or,

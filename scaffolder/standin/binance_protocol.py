@@ -13,25 +13,8 @@ from typing import Any
 
 from scaffolder.standin.binance_market import BinanceError, Params, missing_param, parse_int
 from scaffolder.standin.binance_state import ExchangeState
-from scaffolder.standin.server import (
-    FAULTS,
-    FAULTS_AFTER,
-    FAULTS_BEFORE,
-    HTML_ERROR_PAGE,
-    RecordedRequest,
-)
 
-__all__ = [
-    "CCXT_OPTIONS",
-    "FAULTS",
-    "FAULTS_AFTER",
-    "FAULTS_BEFORE",
-    "FAULT_RESPONSES",
-    "HTML_ERROR_PAGE",
-    "ROUTES",
-    "RecordedRequest",
-    "authenticate",
-]
+__all__ = ["CCXT_OPTIONS", "FAULT_RESPONSES", "ROUTES", "authenticate"]
 
 #: Options to pass to ``ccxt.binance`` so that ``load_markets`` only needs spot exchangeInfo.
 CCXT_OPTIONS: dict[str, Any] = {
