@@ -94,31 +94,33 @@ def fmt(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.00000001'), rounding=ROUND_DOWN):f}"
 
 
-def parse_decimal(params: Mapping[str, str], name: str) -> Decimal | None:
-    """Read an optional decimal parameter, rejecting malformed values with ``-1100``."""
+def _checked_param(
+    params: Mapping[str, str], name: str, pattern: re.Pattern[str], legal_range: str
+) -> str | None:
+    """An optional parameter's raw value (None when absent or empty), rejected with
+    Binance's ``-1100`` when it does not match ``pattern``; ``legal_range`` is the pattern
+    as Binance's message shows it."""
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    if not _DECIMAL_RE.match(raw):
+    if not pattern.match(raw):
         raise BinanceError(
             -1100,
-            f"Illegal characters found in parameter '{name}'; "
-            r"legal range is '^([0-9]{1,20})(\.[0-9]{1,20})?$'.",
+            f"Illegal characters found in parameter '{name}'; legal range is '{legal_range}'.",
         )
-    return Decimal(raw)
+    return raw
+
+
+def parse_decimal(params: Mapping[str, str], name: str) -> Decimal | None:
+    """Read an optional decimal parameter, rejecting malformed values with ``-1100``."""
+    raw = _checked_param(params, name, _DECIMAL_RE, _DECIMAL_RE.pattern)
+    return None if raw is None else Decimal(raw)
 
 
 def parse_int(params: Mapping[str, str], name: str) -> int | None:
     """Read an optional integer parameter, rejecting malformed values with ``-1100``."""
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not _INTEGER_RE.match(raw):
-        raise BinanceError(
-            -1100,
-            f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.",
-        )
-    return int(raw)
+    raw = _checked_param(params, name, _INTEGER_RE, "^[0-9]{1,20}$")
+    return None if raw is None else int(raw)
 
 
 @dataclass
