@@ -209,11 +209,6 @@ class BinanceStandIn(StandInServer):
             )
         return self.json_reply(200, endpoint(self.state, request.params))
 
-    def internal_error(self) -> Reply:
-        return self.json_reply(
-            500, {"code": -1000, "msg": "An unknown error occurred while processing the request."}
-        )
-
     def fault_response(self, fault: str) -> Reply:
         return _FAULT_REPLIES[fault]
 

@@ -58,7 +58,6 @@ FAULT_RESPONSES: dict[str, tuple[int, dict[str, Any]]] = {
         },
     ),
 }
-FAULT_RESPONSES["http_429_no_retry_after"] = FAULT_RESPONSES["http_429"]
 
 #: An endpoint implementation: state and merged parameters in, JSON value out.
 Handler = Callable[[ExchangeState, Params], Any]

@@ -73,7 +73,6 @@ _FAULT_REPLIES = fault_replies(
         "http_503": (503, {"errors": [{"id": "internal_server_error", "message": "Service unavailable"}]}),
     }
 )  # fmt: skip
-_FAULT_REPLIES["http_503_after_accept"] = _FAULT_REPLIES["http_503"]
 
 _V3 = "/api/v3/brokerage"
 _PRODUCT = re.compile(rf"^{_V3}/market/products/(?P<id>[^/]+)(?P<what>/ticker|/candles)?$")
@@ -241,11 +240,6 @@ class CoinbaseStandIn(LedgerStandIn):
         expected = sign(self.secret, timestamp, request.method, request_path, request.body)
         if not signature or not hmac.compare_digest(expected.encode(), signature.encode()):
             raise refuse("invalid signature")
-
-    def internal_error(self) -> Reply:
-        return Reply.json(
-            500, {"errors": [{"id": "internal_server_error", "message": "Internal server error"}]}
-        )
 
     def fault_response(self, fault: str) -> Reply:
         return _FAULT_REPLIES[fault]

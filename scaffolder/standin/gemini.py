@@ -85,7 +85,6 @@ _FAULT_REPLIES = fault_replies(
         ),
     }
 )  # fmt: skip
-_FAULT_REPLIES["http_503_after_accept"] = _FAULT_REPLIES["http_503"]
 
 _PUBTICKER = re.compile(r"^/v1/pubticker/(?P<symbol>[^/]+)$")
 _CANDLES = re.compile(r"^/v2/candles/(?P<symbol>[^/]+)/(?P<time_frame>[^/]+)$")
@@ -253,13 +252,6 @@ class GeminiStandIn(LedgerStandIn):
             )
         self.last_nonce = int(nonce)
         return document
-
-    def internal_error(self) -> Reply:
-        return Reply.json(
-            500,
-            {"result": "error", "reason": "System", "message": "We are experiencing technical "
-             "issues"},
-        )  # fmt: skip
 
     def fault_response(self, fault: str) -> Reply:
         return _FAULT_REPLIES[fault]

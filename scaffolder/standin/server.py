@@ -253,8 +253,9 @@ class StandInServer:
         raise NotImplementedError
 
     def internal_error(self) -> Reply:
-        """The exchange's answer when endpoint code fails unexpectedly (a stand-in bug)."""
-        return Reply(500, b"Internal Server Error", "text/plain")
+        """The exchange's answer when endpoint code fails unexpectedly (a stand-in bug): its
+        internal-error answer, the one the ``http_500`` fault gives."""
+        return self.fault_response("http_500")
 
     def response_headers(self) -> dict[str, str]:
         """Headers sent with every answer (default: none)."""
@@ -442,10 +443,12 @@ class StandInServer:
 def fault_replies(
     bodies: Mapping[str, tuple[int, Any]], content_type: str = JSON_CONTENT_TYPE
 ) -> dict[str, Reply]:
-    """JSON replies for the ``http_*`` faults from ``{fault: (status, body)}``; the 429 without
-    Retry-After answers like the 429."""
+    """JSON replies for the ``http_*`` faults from ``{fault: (status, body)}``. Unless given
+    their own, the 429 without Retry-After answers like the 429, and the 503 after the request
+    was processed like the 503."""
     replies = {
         fault: Reply.json(status, body, content_type) for fault, (status, body) in bodies.items()
     }
     replies.setdefault("http_429_no_retry_after", replies["http_429"])
+    replies.setdefault("http_503_after_accept", replies["http_503"])
     return replies
