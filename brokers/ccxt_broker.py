@@ -90,6 +90,11 @@ class CcxtBroker(BaseBroker):
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
+    def _ccxt_id(self) -> str:
+        """The ccxt exchange id: ``exchange_id``, else the config's name."""
+        return self.exchange_id or self.config.name
+
+    @property
     def exchange(self) -> Any:
         """The underlying ccxt exchange object (created on first use)."""
         if self._exchange is None:
@@ -98,7 +103,7 @@ class CcxtBroker(BaseBroker):
 
     def _build_exchange(self) -> Any:
         ccxt = importlib.import_module("ccxt")
-        exchange_id = self.exchange_id or self.config.name
+        exchange_id = self._ccxt_id
         klass = getattr(ccxt, exchange_id, None)
         if klass is None:
             raise ConfigError(
@@ -185,10 +190,9 @@ class CcxtBroker(BaseBroker):
     def _new_ticker_stream(self) -> TickerStream:
         from brokers.streaming import TickerStream
 
-        exchange_id = self.exchange_id or self.config.name
-        if not hasattr(importlib.import_module("ccxt.pro"), exchange_id):
+        if not hasattr(importlib.import_module("ccxt.pro"), self._ccxt_id):
             raise NotSupportedError(
-                f"{self.name} cannot stream tickers: ccxt.pro has no {exchange_id}",
+                f"{self.name} cannot stream tickers: ccxt.pro has no {self._ccxt_id}",
                 broker=self.name,
             )
         markets, currencies = self.exchange.markets, self.exchange.currencies
@@ -206,7 +210,7 @@ class CcxtBroker(BaseBroker):
         stream's thread, which owns it.
         """
         pro = importlib.import_module("ccxt.pro")
-        exchange = getattr(pro, self.exchange_id or self.config.name)(self._exchange_params())
+        exchange = getattr(pro, self._ccxt_id)(self._exchange_params())
         self._point(exchange)
         exchange.set_markets(markets, currencies)
         return exchange
