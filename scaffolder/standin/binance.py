@@ -36,6 +36,7 @@ from scaffolder.standin.binance_protocol import (
     authenticate,
 )
 from scaffolder.standin.binance_state import ExchangeState
+from scaffolder.standin.ledger import LedgerStandIn
 from scaffolder.standin.server import (
     FAULTS,
     FAULTS_AFTER,
@@ -43,7 +44,6 @@ from scaffolder.standin.server import (
     Incoming,
     RecordedRequest,
     Reply,
-    StandInServer,
     balances_or,
     copies_or,
     fault_replies,
@@ -62,7 +62,7 @@ __all__ = [
 _FAULT_REPLIES = fault_replies(FAULT_RESPONSES, CONTENT_TYPE)
 
 
-class BinanceStandIn(StandInServer):
+class BinanceStandIn(LedgerStandIn):
     """An in-process HTTP server impersonating Binance's spot testnet ``/api/v3``.
 
     Args:
@@ -157,26 +157,16 @@ class BinanceStandIn(StandInServer):
 
     # -- test controls -----------------------------------------------------------------------
 
-    @property
-    def orders_created(self) -> int:
-        """Number of orders actually created (rejected orders do not count)."""
-        with self.lock:
-            return self.state.orders_created
-
     def balance(self, asset: str) -> tuple[Decimal, Decimal]:
-        """``(free, locked)`` of ``asset``."""
+        """``(free, locked)`` of ``asset``, as Binance splits a balance."""
         with self.lock:
-            return self.state.free.get(asset, Decimal(0)), self.state.locked.get(asset, Decimal(0))
+            ledger = self.state.ledger
+            return ledger.available(asset), ledger.held.get(asset, Decimal(0))
 
     def orders(self) -> list[dict[str, Any]]:
         """Every order ever created, as ``GET /api/v3/order`` would render it."""
         with self.lock:
             return [o.query_response() for o in self.state.orders_by_id(None)]
-
-    def set_price(self, symbol: str, price: Decimal | str) -> None:
-        """Set ``symbol``'s last price; resting limit orders crossed by it fill."""
-        with self.lock:
-            self.state.set_price(symbol, Decimal(str(price)))
 
     # -- the exchange ------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from scaffolder.standin.binance_market import (
     parse_int,
 )
 from scaffolder.standin.binance_orders import Fill, NewOrder, Order, parse_new_order, stable_id
+from scaffolder.standin.ledger import Ledger
 
 _INSUFFICIENT = "Account has insufficient balance for requested action."
 _UNKNOWN_ORDER = "Unknown order sent."
@@ -48,12 +49,7 @@ class ExchangeState:
     ) -> None:
         self.symbols: dict[str, SymbolSpec] = {s.symbol: s for s in symbols}
         self.clock = clock
-        self.free: dict[str, Decimal] = dict(balances)
-        self.locked: dict[str, Decimal] = dict.fromkeys(balances, Decimal(0))
-        for spec in self.symbols.values():
-            for asset in (spec.base, spec.quote):
-                self.free.setdefault(asset, Decimal(0))
-                self.locked.setdefault(asset, Decimal(0))
+        self.ledger = Ledger(balances, self.symbols.values())
         self.orders: dict[int, Order] = {}
         self.orders_created = 0
         self._next_order_id = 1
@@ -120,14 +116,12 @@ class ExchangeState:
         return None
 
     def _lock(self, order: Order, asset: str, amount: Decimal) -> None:
-        self.free[asset] -= amount
-        self.locked[asset] += amount
+        self.ledger.hold(asset, amount)
         order.locked_asset, order.locked = asset, amount
 
     def _unlock(self, order: Order) -> None:
         if order.locked:
-            self.free[order.locked_asset] += order.locked
-            self.locked[order.locked_asset] -= order.locked
+            self.ledger.release(order.locked_asset, order.locked)
             order.locked = Decimal(0)
 
     def _fill(
@@ -136,19 +130,13 @@ class ExchangeState:
         """Fill the whole remaining quantity at ``price`` and settle balances."""
         self._unlock(order)
         qty = order.orig_qty - order.executed_qty
-        cost = qty * price
-        if order.side == "BUY":
-            self.free[spec.quote] -= cost
-            self.free[spec.base] += qty
-        else:
-            self.free[spec.base] -= qty
-            self.free[spec.quote] += cost
+        self.ledger.trade(spec.base, spec.quote, buy=order.side == "BUY", size=qty, price=price)
         order.fills.append(Fill(self._next_trade_id, price, qty, now, maker))
         self._next_trade_id += 1
         order.status, order.update_time = "FILLED", now
 
     def _require_free(self, asset: str, amount: Decimal) -> None:
-        if self.free.get(asset, Decimal(0)) < amount:
+        if self.ledger.available(asset) < amount:
             raise BinanceError(-2010, _INSUFFICIENT)
 
     # -- market data -------------------------------------------------------------------------
@@ -205,10 +193,15 @@ class ExchangeState:
     def account(self, params: Params) -> JSON:
         """``GET /api/v3/account``."""
         omit_zero = params.get("omitZeroBalances") == "true"
+        ledger = self.ledger
         balances = [
-            {"asset": asset, "free": fmt(self.free[asset]), "locked": fmt(self.locked[asset])}
-            for asset in self.free
-            if not (omit_zero and self.free[asset] == 0 and self.locked[asset] == 0)
+            {
+                "asset": asset,
+                "free": fmt(ledger.available(asset)),
+                "locked": fmt(ledger.held[asset]),
+            }
+            for asset in ledger.amount
+            if not (omit_zero and ledger.available(asset) == 0 and ledger.held[asset] == 0)
         ]
         zero = fmt(Decimal(0))
         return {

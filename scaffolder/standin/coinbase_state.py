@@ -144,8 +144,7 @@ class CoinbaseState:
     ) -> None:
         self.products: dict[str, Product] = {p.id: p for p in products}
         self.clock = clock
-        currencies = [c for p in self.products.values() for c in (p.base, p.quote)]
-        self.ledger = Ledger(balances, currencies)
+        self.ledger = Ledger(balances, self.products.values())
         self.opened = datetime.fromtimestamp(clock() / 1000, tz=timezone.utc)
         self.orders: dict[str, CoinbaseOrder] = {}
         self.orders_created = 0

@@ -97,8 +97,7 @@ class GeminiState:
     ) -> None:
         self.symbols: dict[str, GeminiSymbol] = {s.id: s for s in symbols}
         self.clock = clock
-        currencies = [c for s in self.symbols.values() for c in (s.base, s.quote)]
-        self.ledger = Ledger(balances, currencies)
+        self.ledger = Ledger(balances, self.symbols.values())
         self.orders: dict[int, GeminiOrder] = {}
         self.orders_created = 0
 

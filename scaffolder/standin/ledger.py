@@ -1,15 +1,16 @@
 """Balances of a stand-in account, and the test controls of stand-ins that keep one.
 
 A :class:`Ledger` knows, per currency, the amount the account owns and how much of it open
-orders hold; a fill moves base and quote currency. The Gemini and Coinbase stand-ins keep
-their balances this way (the Binance stand-in renders Binance's own free/locked split).
+orders hold; a fill moves base and quote currency. Every stand-in keeps its balances this way
+and renders them in its exchange's terms (Binance's ``free`` is what is available, its
+``locked`` what open orders hold).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from scaffolder.standin.server import StandInServer
 
@@ -29,13 +30,22 @@ def plain(value: Decimal) -> str:
     return "0" if text == "-0" else text
 
 
-class Ledger:
-    """Amounts and holds per currency of one account."""
+class TradedPair(Protocol):
+    """What a ledger needs of a market: the two currencies it trades."""
 
-    def __init__(self, balances: Mapping[str, Decimal], currencies: Iterable[str] = ()) -> None:
+    base: str
+    quote: str
+
+
+class Ledger:
+    """Amounts and holds per currency of one account: the starting ``balances``, and zero of
+    every other currency the ``markets`` trade."""
+
+    def __init__(self, balances: Mapping[str, Decimal], markets: Iterable[TradedPair]) -> None:
         self.amount: dict[str, Decimal] = dict(balances)
-        for currency in currencies:
-            self.amount.setdefault(currency, Decimal(0))
+        for market in markets:
+            for currency in (market.base, market.quote):
+                self.amount.setdefault(currency, Decimal(0))
         self.held: dict[str, Decimal] = dict.fromkeys(self.amount, Decimal(0))
 
     def available(self, currency: str) -> Decimal:
