@@ -99,13 +99,6 @@ EXPECTED_ERROR: dict[str, type[BrokerError]] = {
 #: Faults the exchange answers before executing anything: an order may be re-sent at once.
 REFUSED_BEFORE_EXECUTION: frozenset[str] = frozenset({"http_429", "http_429_no_retry_after"})
 
-HTML_ERROR_PAGE = (
-    "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
-    "<body><center><h1>502 Bad Gateway</h1></center><hr><center>cloudflare</center>"
-    "</body></html>\n"
-)
-
-
 @dataclass
 class Fault:
     """One rule of a plan: which requests fail, and how.
@@ -254,6 +247,8 @@ def _before(fault: str, request: requests.PreparedRequest, timeout: Any) -> requ
     if fault == "reset":
         _raise_reset(request)
     if fault in ("html_error", "html_error_200"):
+        from scaffolder.standin.server import HTML_ERROR_PAGE  # the stand-ins' page, one copy
+
         status = 502 if fault == "html_error" else 200
         return _response(request, status, HTML_ERROR_PAGE.encode(), "text/html")
     status = int(fault.split("_")[1])
