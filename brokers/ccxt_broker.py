@@ -348,14 +348,13 @@ class CcxtBroker(BaseBroker):
                     return None
                 raise
             return order_from_ccxt(raw)
-        for method in ("fetchOpenOrders", "fetchClosedOrders"):
+        for method, fetch in (
+            ("fetchOpenOrders", "fetch_open_orders"),
+            ("fetchClosedOrders", "fetch_closed_orders"),
+        ):
             if not self.has(method):
                 continue
-            fetch = getattr(
-                self.exchange,
-                "fetch_open_orders" if method == "fetchOpenOrders" else "fetch_closed_orders",
-            )
-            for raw in fetch(symbol):
+            for raw in getattr(self.exchange, fetch)(symbol):
                 if raw.get("clientOrderId") == client_id:
                     return order_from_ccxt(raw)
         return None
