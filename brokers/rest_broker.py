@@ -549,8 +549,5 @@ def _is_error_body(data: dict[str, Any]) -> bool:
 
 
 def _decimal(value: float) -> str:
-    return (
-        format(value, "f").rstrip("0").rstrip(".")
-        if "." in format(value, "f")
-        else format(value, "f")
-    )
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
