@@ -464,7 +464,7 @@ class RestBroker(BaseBroker):
         """Cancel an open order."""
         self._require_connected()
         self._require_symbol(symbol)
-        params = {"orderId": order_id, **({"symbol": self.market_id(symbol)} if symbol else {})}
+        params = self._order_query(order_id, symbol)
         order = self.parse_order(self._read("DELETE", "order", params, signed=True))
         order["status"] = order["status"] or "canceled"
         return order
@@ -473,8 +473,12 @@ class RestBroker(BaseBroker):
         """One order by id."""
         self._require_connected()
         self._require_symbol(symbol)
-        params = {"orderId": order_id, **({"symbol": self.market_id(symbol)} if symbol else {})}
+        params = self._order_query(order_id, symbol)
         return self.parse_order(self._read("GET", "order", params, signed=True))
+
+    def _order_query(self, order_id: str, symbol: str | None) -> dict[str, Any]:
+        """The parameters that name one order: its id, and its market when the symbol is given."""
+        return {"orderId": order_id, **({"symbol": self.market_id(symbol)} if symbol else {})}
 
     def get_open_orders(self, symbol: str | None = None) -> list[Order]:
         """Open orders, for one symbol or all."""
