@@ -126,7 +126,7 @@ def balance_entry(free: Any, used: Any, total: Any) -> BalanceEntry:
 def ticker_from_ccxt(raw: dict[str, Any]) -> Ticker:
     """Our ticker from ccxt's unified ticker."""
     return {
-        "symbol": str(raw.get("symbol")),
+        "symbol": str(raw.get("symbol") or ""),
         "timestamp": to_int(raw.get("timestamp")),
         "last": to_float(raw.get("last", raw.get("close"))),
         "bid": to_float(raw.get("bid")),
@@ -155,7 +155,7 @@ def order_from_ccxt(raw: dict[str, Any]) -> Order:
     return {
         "id": str(raw.get("id")),
         "client_order_id": raw.get("clientOrderId"),
-        "symbol": str(raw.get("symbol")),
+        "symbol": str(raw.get("symbol") or ""),
         "type": str(raw.get("type") or ""),
         "side": str(raw.get("side") or ""),
         "price": to_float(raw.get("price")),
@@ -170,7 +170,7 @@ def order_from_ccxt(raw: dict[str, Any]) -> Order:
 def position_from_ccxt(raw: dict[str, Any]) -> Position:
     """Our position from ccxt's unified position."""
     return {
-        "symbol": str(raw.get("symbol")),
+        "symbol": str(raw.get("symbol") or ""),
         "side": str(raw.get("side") or "long"),
         "contracts": to_float(raw.get("contracts")) or 0.0,
         "entry_price": to_float(raw.get("entryPrice")),

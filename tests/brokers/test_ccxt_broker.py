@@ -235,3 +235,10 @@ def test_a_filled_order_whose_answer_was_lost_is_never_sent_again(standin, close
             )
         assert info.value.client_order_id == "fill1"
     assert standin.orders_created == 1
+
+
+def test_an_order_without_a_symbol_is_not_named_none():
+    from brokers.shapes import order_from_ccxt
+
+    order = order_from_ccxt({"id": "42", "status": "canceled"})
+    assert order["symbol"] == "" and order["side"] == "" and order["status"] == "canceled"
