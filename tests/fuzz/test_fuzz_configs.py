@@ -336,7 +336,11 @@ def text_mutation(draw: st.DrawFn, text: str, case: Case) -> bytes:
         if opening in text:
             case.secret = draw(secrets)
             case.expect_pointer = "/api_credentials/api_key"
-            text = text.replace(opening, f'{opening}"api_key": "{case.secret}",', 1)
+            # No comma before an empty object's "}": that would be a JSON syntax error, found
+            # before the secret is looked at.
+            empty = text.split(opening, 1)[1].lstrip().startswith("}")
+            separator = "" if empty else ","
+            text = text.replace(opening, f'{opening}"api_key": "{case.secret}"{separator}', 1)
         return text.encode("utf-8", "surrogatepass")
     if kind == "empty":
         return draw(st.sampled_from([b"", b" ", b"\n\n", b"\xef\xbb\xbf"]))
