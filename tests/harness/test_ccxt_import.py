@@ -59,8 +59,9 @@ def _cases(out: Path) -> list[dict[str, Any]]:
 
 
 def test_network_is_blocked() -> None:
-    # our guard, or pytest-recording's block_network when that is switched on: either refuses
-    with pytest.raises(RuntimeError, match=r"(?i)network"):
+    # our guard, or pytest-recording's block_network when that is switched on: either stops the
+    # connect before the operating system sees it (an OSError would mean the OS tried)
+    with pytest.raises(RuntimeError):
         socket.create_connection(("192.0.2.1", 443), timeout=1)
 
 
