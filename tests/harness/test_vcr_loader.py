@@ -5,12 +5,19 @@ Each case runs in a fresh interpreter: what is imported, and in which order, is 
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import vcr
+
 ROOT = Path(__file__).resolve().parents[2]
+
+#: vcrpy 9.4 and later take ``skip_patchers``; older ones (the newest on Python 3.10 is 8.5)
+#: import aiohttp when a cassette starts, which costs time and nothing else.
+SKIPS_PATCHERS = "skip_patchers" in inspect.signature(vcr.VCR.__init__).parameters
 
 SERVER = """
 import asyncio, threading
@@ -75,10 +82,12 @@ def test_cassettes_replay_requests_without_importing_aiohttp(tmp_path: Path) -> 
         """,
         tmp_path,
     )
-    assert out == "True False"
+    # replayed; and aiohttp stayed unimported wherever vcrpy can be told to leave it alone
+    assert out == ("True False" if SKIPS_PATCHERS else "True True")
 
 
 def test_aiohttp_imported_later_is_still_recorded_and_replayed(tmp_path: Path) -> None:
+    skip = "skip_patchers=vcr_loader.skip_patchers()" if SKIPS_PATCHERS else ""
     out = run(
         SERVER
         + """
@@ -89,16 +98,16 @@ assert "aiohttp" not in sys.modules and vcr_loader.aiohttp_hidden()
 port, stop = serve()            # imports aiohttp, after vcrpy
 vcr_loader.capture_aiohttp_original()   # what the plugin does before each test
 import vcr
-recorder = vcr.VCR(record_mode="once", skip_patchers=vcr_loader.skip_patchers())
+recorder = vcr.VCR(record_mode="once", SKIP)
 with recorder.use_cassette("aio.yaml") as cassette:
     first = asyncio.run(fetch(port))
 recorded = len(cassette.data)
 stop()                          # the server is gone: only the cassette can answer now
-replayer = vcr.VCR(record_mode="none", skip_patchers=vcr_loader.skip_patchers())
+replayer = vcr.VCR(record_mode="none", SKIP)
 with replayer.use_cassette("aio.yaml") as cassette:
     second = asyncio.run(fetch(port))
 print(first == second == {"symbol": "BTCUSDT", "price": "42.5"}, recorded, cassette.play_count)
-""",
+""".replace("SKIP", skip),
         tmp_path,
     )
     assert out == "True 1 1"
