@@ -29,6 +29,7 @@ from brokers.errors import (
     ConfigError,
     DuplicateOrderError,
     InsufficientFundsError,
+    InvalidNonceError,
     InvalidOrderError,
     InvalidRequestError,
     InvalidSymbolError,
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
 BINANCE_STYLE_ERRORS: dict[str, type[BrokerError]] = {
     "-1003": RateLimitError,
     "-1013": InvalidOrderError,
-    "-1021": AuthenticationError,
+    "-1021": InvalidNonceError,  # timestamp outside recvWindow: ccxt's InvalidNonce
     "-1022": AuthenticationError,
     "-2010": InsufficientFundsError,
     "-2011": OrderNotFoundError,
