@@ -97,9 +97,7 @@ def _hierarchy_paths(tree: dict, path: tuple[str, ...] = ()) -> list[tuple[str, 
     return found
 
 
-@pytest.mark.parametrize(
-    "path", _hierarchy_paths(error_hierarchy), ids=lambda p: p[-1]
-)
+@pytest.mark.parametrize("path", _hierarchy_paths(error_hierarchy), ids=lambda p: p[-1])
 def test_retryable_follows_the_position_in_ccxts_tree(path):
     """Under OperationFailed (network, rate limit, nonce, bad answer) a call may be repeated;
     under ExchangeError (auth, invalid order, funds) it is final."""
