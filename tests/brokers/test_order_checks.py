@@ -163,7 +163,7 @@ def test_max_position_size_caps_the_orders_value_in_the_quote_currency(kind, sta
     broker = make_broker(kind, standin, risk_management={"max_position_size": 1000})
     broker.create_order("BTC/USDT", "limit", "buy", 0.05, price=20000)  # 1000 USDT: allowed
     before = len(standin.requests)
-    with pytest.raises(PreTradeLimitError, match="risk_management.max_position_size") as info:
+    with pytest.raises(PreTradeLimitError, match="max_position_size") as info:
         broker.create_order("BTC/USDT", "limit", "buy", 0.0501, price=20000)
     assert info.value.field == "risk_management.max_position_size"
     assert "1002" in str(info.value) and "1000" in str(info.value)
