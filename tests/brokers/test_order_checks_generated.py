@@ -87,9 +87,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("name", ["binance", "myrest"])
-def test_a_generated_broker_refuses_before_sending_and_sends_exact_rounded_numbers(
-    project, name
-):
+def test_a_generated_broker_refuses_before_sending_and_sends_exact_rounded_numbers(project, name):
     result = json.loads(run_python(project, CHECKS, name).strip().splitlines()[-1])
     refusals = result["refusals"]
     assert refusals["position"][:2] == ["PreTradeLimitError", "risk_management.max_position_size"]
