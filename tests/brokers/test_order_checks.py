@@ -222,12 +222,16 @@ def test_margin_and_leverage_need_the_config_to_allow_them(
     assert standin.requests and order_posts(standin) == []
 
 
-def test_a_derivative_market_needs_futures_enabled():
-    class Swap(Spot):
-        def _place_order(self, order):
-            raise AssertionError("sent")
+class Capture(Spot):
+    """Sends nothing: keeps the orders that passed every check."""
 
-    markets = {"BTC/USDT": {"id": "BTCUSDT", "base": "BTC", "quote": "USDT", "kind": "swap"}}
+    def _place_order(self, order):
+        self.sent.append(order)
+        return {}
+
+
+def offline_broker(market: dict[str, Any], **sections: Any) -> Capture:
+    """A connected REST broker on a one-market snapshot that records instead of sending."""
     document: dict[str, Any] = {
         "name": "spotrest",
         "integration": "rest",
@@ -237,42 +241,28 @@ def test_a_derivative_market_needs_futures_enabled():
         "settings": {"testnet": True},
         "supported_pairs": ["BTC/USDT"],
         "custom_settings": {"testnet_url": "http://127.0.0.1:9"},
+        **sections,
     }
-    for futures, refused in ((False, True), (True, False)):
-        document["trading_settings"] = {"futures_enabled": futures}
-        broker = Swap(build_config(document), markets=markets)
-        broker.connect()
-        if refused:
-            with pytest.raises(PreTradeLimitError, match="futures_enabled"):
-                broker.create_order("BTC/USDT", "limit", "buy", 1, price=1)
-        else:
-            with pytest.raises(AssertionError, match="sent"):
-                broker.create_order("BTC/USDT", "limit", "buy", 1, price=1)
+    broker = Capture(build_config(document), markets={"BTC/USDT": {"id": "BTCUSDT", **market}})
+    broker.sent = []
+    broker.connect()
+    return broker
+
+
+def test_a_derivative_market_needs_futures_enabled():
+    refusing = offline_broker({"kind": "swap"}, trading_settings={"futures_enabled": False})
+    with pytest.raises(PreTradeLimitError, match="futures_enabled"):
+        refusing.create_order("BTC/USDT", "limit", "buy", 1, price=1)
+    allowing = offline_broker({"kind": "swap"}, trading_settings={"futures_enabled": True})
+    allowing.create_order("BTC/USDT", "limit", "buy", 1, price=1)
+    assert (refusing.sent, len(allowing.sent)) == ([], 1)
 
 
 def test_reduce_only_orders_are_not_capped_by_max_position_size():
-    sent = []
-
-    class Capture(Spot):
-        def _place_order(self, order):
-            sent.append(order)
-            return {}
-
-    document: dict[str, Any] = {
-        "name": "spotrest",
-        "integration": "rest",
-        "type": "crypto",
-        "enabled": True,
-        "api_credentials": {},
-        "settings": {"testnet": True},
-        "supported_pairs": ["BTC/USDT"],
-        "custom_settings": {"testnet_url": "http://127.0.0.1:9"},
-        "trading_settings": {"futures_enabled": True},
-        "risk_management": {"max_position_size": 10},
-    }
-    broker = Capture(build_config(document), markets={"BTC/USDT": {"id": "BTCUSDT"}})
-    broker.connect()
+    broker = offline_broker(
+        {}, trading_settings={"futures_enabled": True}, risk_management={"max_position_size": 10}
+    )
     broker.create_order("BTC/USDT", "limit", "sell", 1, price=100, params={"reduceOnly": True})
     with pytest.raises(PreTradeLimitError):
         broker.create_order("BTC/USDT", "limit", "sell", 1, price=100)
-    assert [plain(o.amount) for o in sent] == ["1"]
+    assert [plain(o.amount) for o in broker.sent] == ["1"]
