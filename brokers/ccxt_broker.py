@@ -297,7 +297,10 @@ class CcxtBroker(BaseBroker):
     # -- orders ----------------------------------------------------------------------------
     def market_rules(self, symbol: str) -> MarketRules:
         """ccxt's market: its limits, and rounding through amount/price_to_precision."""
-        return ccxt_market_rules(self.exchange, symbol)
+        try:
+            return ccxt_market_rules(self.exchange, symbol)
+        except Exception as exc:  # a symbol ccxt does not list (BadSymbol)
+            raise self._to_error(exc) from exc
 
     def _place_order(self, order: OrderRequest) -> Order:
         """Place a checked order once (see :func:`brokers.retry.place_order_once`). ccxt takes

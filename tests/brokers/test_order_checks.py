@@ -266,3 +266,11 @@ def test_reduce_only_orders_are_not_capped_by_max_position_size():
     with pytest.raises(PreTradeLimitError):
         broker.create_order("BTC/USDT", "limit", "sell", 1, price=100)
     assert [plain(o.amount) for o in broker.sent] == ["1"]
+
+
+def test_a_symbol_the_exchange_does_not_list_is_our_error_not_ccxts(standin):
+    broker = make_broker("ccxt", standin)
+    broker.config.supported_pairs.clear()  # any symbol passes our own check
+    with pytest.raises(e.InvalidSymbolError):
+        broker.create_order("NOPE/USDT", "limit", "buy", 1, price=1)
+    assert order_posts(standin) == []
