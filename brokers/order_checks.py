@@ -161,8 +161,12 @@ def ccxt_market_rules(exchange: Any, symbol: str) -> MarketRules:
         def rounded(value: Decimal) -> Decimal:
             try:
                 return Decimal(str(getattr(exchange, method)(symbol, plain(value))))
-            except Exception:  # ccxt refuses a value that rounds to zero: our check says why
-                return Decimal(0)
+            except Exception as exc:
+                if type(exc).__name__ == "InvalidOrder":  # it rounds to 0: our check says so
+                    return Decimal(0)
+                raise InvalidOrderError(
+                    f"{symbol}: ccxt's {method} cannot round {plain(value)}: {exc}"
+                ) from exc
 
         return rounded
 
