@@ -263,7 +263,7 @@ class BaseBroker(abc.ABC):
             )
         exact_price = None if price is None else to_decimal(price, "price", broker=self.name)
         extra = dict(params or {})
-        time_in_force = extra.pop("timeInForce", None) or (
+        time_in_force = extra.get("timeInForce") or (
             self.config.trading.get("time_in_force") if kind in PRICED_ORDER_TYPES else None
         )
         rules = self.market_rules(symbol)

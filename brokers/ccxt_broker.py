@@ -309,8 +309,11 @@ class CcxtBroker(BaseBroker):
         amount = float(order.amount)
         price = None if order.price is None else float(order.price)
         client_id = order.client_order_id or new_client_order_id()
-        tif = {"timeInForce": order.time_in_force} if order.time_in_force else {}
-        request = {**order.params, **tif, self.client_order_id_param: client_id}
+        request = {
+            **order.params,
+            **order.exchange_time_in_force(),
+            self.client_order_id_param: client_id,
+        }
 
         def send() -> Order:
             raw = self.exchange.create_order(symbol, order_type, side, amount, price, request)

@@ -63,11 +63,21 @@ class OrderRequest:
     side: str
     amount: Decimal
     price: Decimal | None
-    #: The caller's params, ``timeInForce`` removed (see ``time_in_force``).
+    #: The caller's params, as given.
     params: dict[str, Any] = field(default_factory=dict)
     client_order_id: str | None = None
-    #: For priced orders: the caller's ``timeInForce``, else ``trading_settings.time_in_force``.
+    #: The caller's ``timeInForce`` param, else for priced orders
+    #: ``trading_settings.time_in_force``.
     time_in_force: str | None = None
+
+    def exchange_time_in_force(self) -> dict[str, str]:
+        """The ``timeInForce`` param to add for ccxt: the config's default when it is not GTC
+        (every exchange's and ccxt's own default, which ccxt sets itself where the exchange
+        needs it; an exchange whose ccxt class has no such param is not sent one it would
+        refuse). The caller's own ``timeInForce`` is in :attr:`params` already."""
+        if "timeInForce" in self.params or self.time_in_force in (None, "GTC"):
+            return {}
+        return {"timeInForce": str(self.time_in_force)}
 
 
 def plain(number: Decimal) -> str:
