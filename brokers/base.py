@@ -8,6 +8,7 @@ symbol supported? a limit order has a price?) live here once, so no broker can f
 from __future__ import annotations
 
 import abc
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from brokers.errors import (
@@ -15,6 +16,17 @@ from brokers.errors import (
     InvalidSymbolError,
     NotConnectedError,
     NotSupportedError,
+)
+from brokers.order_checks import (
+    ORDER_SIDES,
+    PRICED_ORDER_TYPES,
+    MarketRules,
+    OrderLimits,
+    OrderRequest,
+    check_market_rules,
+    check_position_size,
+    number_or_none,
+    to_decimal,
 )
 from brokers.shapes import (
     OHLCV,
@@ -36,6 +48,7 @@ __all__ = [
     "Balance",
     "BalanceEntry",
     "BaseBroker",
+    "Number",
     "Order",
     "OrderSide",
     "OrderType",
@@ -43,17 +56,17 @@ __all__ = [
     "Ticker",
 ]
 
-ORDER_SIDES = ("buy", "sell")
-#: Order types that need a price.
-PRICED_ORDER_TYPES = ("limit", "stop_loss_limit", "take_profit_limit")
+#: What an amount or a price may be given as (floats are read through their repr).
+Number = float | int | str | Decimal
 
 
 class BaseBroker(abc.ABC):
     """One exchange account, as the trading bot sees it.
 
-    Subclasses implement the abstract methods; they call :meth:`_require_connected`,
-    :meth:`_require_symbol` and :meth:`_check_order` first, so that refusals happen before any
-    request is made.
+    Subclasses implement the abstract methods; they call :meth:`_require_connected` and
+    :meth:`_require_symbol` first, so that refusals happen before any request is made. Orders
+    enter through :meth:`create_order` here, which checks them and hands the subclass's
+    :meth:`_place_order` an exact, rounded :class:`~brokers.order_checks.OrderRequest`.
     """
 
     #: Registry name of the broker (``binance``, ``kraken``...). Set by each broker class.
@@ -97,20 +110,31 @@ class BaseBroker(abc.ABC):
         """Candles ``[ts_ms, open, high, low, close, volume]``, oldest first."""
 
     # -- orders ----------------------------------------------------------------------------
-    @abc.abstractmethod
     def create_order(
         self,
         symbol: str,
-        order_type: str,
+        order_type: str | None,
         side: str,
-        amount: float,
-        price: float | None = None,
+        amount: Number,
+        price: Number | None = None,
         params: dict[str, Any] | None = None,
         *,
         client_order_id: str | None = None,
     ) -> Order:
         """Place an order once. A client order id is generated when none is given; if the answer
-        is lost, the order is looked up by that id before anything is re-sent."""
+        is lost, the order is looked up by that id before anything is re-sent.
+
+        Every check happens first, here, for every broker (:mod:`brokers.order_checks`): exact
+        numbers, the config's trading settings and risk limits (``order_type=None`` takes
+        ``trading_settings.default_order_type``), the market's step, tick and minimums.
+        """
+        return self._place_order(
+            self._checked_order(symbol, order_type, side, amount, price, params, client_order_id)
+        )
+
+    @abc.abstractmethod
+    def _place_order(self, order: OrderRequest) -> Order:
+        """Send ``order`` (checked and rounded) once: the broker's part of :meth:`create_order`."""
 
     @abc.abstractmethod
     def cancel_order(self, order_id: str, symbol: str | None = None) -> Order:
@@ -193,29 +217,66 @@ class BaseBroker(abc.ABC):
                 broker=self.name,
             )
 
-    def _check_order(
-        self, symbol: str, order_type: str, side: str, amount: float, price: float | None
-    ) -> None:
-        """Refuse an order that cannot be right, before any request is made."""
+    def has(self, method: str) -> bool:
+        """Whether the broker offers ccxt's unified ``method`` (``createOrder``...). A broker
+        implements every BaseBroker method unless its class says otherwise."""
+        return True
+
+    def _require(self, method: str, what: str) -> None:
+        if not self.has(method):
+            raise NotSupportedError(
+                f"{self.name} cannot {what}: it has no {method}", broker=self.name
+            )
+
+    def market_rules(self, symbol: str) -> MarketRules:
+        """``symbol``'s step, tick, minimums and kind; none known by default."""
+        return MarketRules()
+
+    def _reference_price(self, symbol: str) -> Decimal | None:
+        """The price a market order without one is valued at: the ticker's last price."""
+        return number_or_none(self.get_ticker(symbol)["last"] or None)
+
+    def _checked_order(
+        self,
+        symbol: str,
+        order_type: str | None,
+        side: str,
+        amount: Number,
+        price: Number | None,
+        params: dict[str, Any] | None,
+        client_order_id: str | None,
+    ) -> OrderRequest:
+        """The order as it will be sent, or a refusal before any request (the module
+        docstring of :mod:`brokers.order_checks` lists the checks, in order)."""
         self._require_connected()
         self._require_symbol(symbol)
+        self._require("createOrder", "place orders")
         if side not in ORDER_SIDES:
             raise InvalidOrderError(f"side must be 'buy' or 'sell', got {side!r}", broker=self.name)
-        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount <= 0:
+        limits = OrderLimits(self.config.trading, self.config.risk)
+        kind = limits.order_type(order_type, self.name)
+        exact_amount = to_decimal(amount, "amount", broker=self.name)
+        if kind in PRICED_ORDER_TYPES and price is None:
             raise InvalidOrderError(
-                f"amount must be a positive number, got {amount!r}", broker=self.name
-            )
-        if order_type in PRICED_ORDER_TYPES and price is None:
-            raise InvalidOrderError(
-                f"a {order_type} order needs a price; pass price=... or use a market order",
+                f"a {kind} order needs a price; pass price=... or use a market order",
                 broker=self.name,
             )
-        if price is not None and (
-            not isinstance(price, (int, float)) or isinstance(price, bool) or price <= 0
-        ):
-            raise InvalidOrderError(
-                f"price must be a positive number, got {price!r}", broker=self.name
-            )
+        exact_price = None if price is None else to_decimal(price, "price", broker=self.name)
+        extra = dict(params or {})
+        time_in_force = extra.get("timeInForce") or (
+            self.config.trading.get("time_in_force") if kind in PRICED_ORDER_TYPES else None
+        )
+        rules = self.market_rules(symbol)
+        limits.check_market(rules, extra, self.name)
+        reference = None
+        if exact_price is None and limits.max_position() is not None:
+            reference = self._reference_price(symbol)
+        order = OrderRequest(
+            symbol, kind, side, exact_amount, exact_price, extra, client_order_id, time_in_force
+        )
+        order = check_market_rules(order, rules, reference, self.name)
+        check_position_size(order, rules, limits, reference, self.name)
+        return order
 
     def __enter__(self) -> BaseBroker:
         self.connect()

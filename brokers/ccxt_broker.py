@@ -26,6 +26,7 @@ from brokers.errors import (
     map_exception,
     parse_retry_after,
 )
+from brokers.order_checks import MarketRules, OrderRequest, ccxt_market_rules
 from brokers.retry import call_with_retry, new_client_order_id, place_order_once
 from brokers.shapes import (
     OHLCV,
@@ -294,22 +295,25 @@ class CcxtBroker(BaseBroker):
         return ohlcv_from_rows(rows)
 
     # -- orders ----------------------------------------------------------------------------
-    def create_order(
-        self,
-        symbol: str,
-        order_type: str,
-        side: str,
-        amount: float,
-        price: float | None = None,
-        params: dict[str, Any] | None = None,
-        *,
-        client_order_id: str | None = None,
-    ) -> Order:
-        """Place an order once (see :func:`brokers.retry.place_order_once`)."""
-        self._check_order(symbol, order_type, side, amount, price)
-        self._require("createOrder", "place orders")
-        client_id = client_order_id or new_client_order_id()
-        request = {**(params or {}), self.client_order_id_param: client_id}
+    def market_rules(self, symbol: str) -> MarketRules:
+        """ccxt's market: its limits, and rounding through amount/price_to_precision."""
+        try:
+            return ccxt_market_rules(self.exchange, symbol)
+        except Exception as exc:  # a symbol ccxt does not list (BadSymbol)
+            raise self._to_error(exc) from exc
+
+    def _place_order(self, order: OrderRequest) -> Order:
+        """Place a checked order once (see :func:`brokers.retry.place_order_once`). ccxt takes
+        floats: the nearest to the exact, rounded values (ccxt formats them back by repr)."""
+        symbol, order_type, side = order.symbol, order.order_type, order.side
+        amount = float(order.amount)
+        price = None if order.price is None else float(order.price)
+        client_id = order.client_order_id or new_client_order_id()
+        request = {
+            **order.params,
+            **order.exchange_time_in_force(),
+            self.client_order_id_param: client_id,
+        }
 
         def send() -> Order:
             raw = self.exchange.create_order(symbol, order_type, side, amount, price, request)

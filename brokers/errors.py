@@ -122,6 +122,13 @@ class ExchangeUnavailableError(BrokerConnectionError):
     """The exchange is down, in maintenance or answered 5xx."""
 
 
+class InvalidNonceError(BrokerConnectionError):
+    """The exchange refused the request's nonce or timestamp: reused, out of order, or outside
+    its time window (a drifting clock). Nothing was executed, and a new attempt is signed with a
+    fresh nonce, so it is retryable, as ccxt's ``InvalidNonce`` (a ``NetworkError``) is; if it
+    persists, synchronise the clock (``scaffolder doctor`` measures the skew)."""
+
+
 class RateLimitError(BrokerConnectionError):
     """Too many requests. ``retry_after`` is the server's hint in seconds, when it gave one."""
 
@@ -133,14 +140,16 @@ class RateLimitError(BrokerConnectionError):
 
 
 # ccxt class name -> our class, most specific first. Matching walks the exception's MRO, so a
-# subclass ccxt adds later still maps through its parent.
+# subclass ccxt adds later still maps through its parent, and a class maps by its position in
+# ccxt's tree (``ccxt.base.errors.error_hierarchy``): whatever sits under ``OperationFailed``
+# is retryable, whatever sits under ``ExchangeError`` is final.
 _CCXT_MAP: dict[str, type[BrokerError]] = {
     "RateLimitExceeded": RateLimitError,
     "DDoSProtection": RateLimitError,
     "RequestTimeout": RequestTimeoutError,
     "OnMaintenance": ExchangeUnavailableError,
     "ExchangeNotAvailable": ExchangeUnavailableError,
-    "InvalidNonce": AuthenticationError,
+    "InvalidNonce": InvalidNonceError,
     "NetworkError": BrokerConnectionError,
     "NullResponse": BadResponseError,
     "BadResponse": BadResponseError,

@@ -16,6 +16,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -29,6 +30,7 @@ from brokers.errors import (
     ConfigError,
     DuplicateOrderError,
     InsufficientFundsError,
+    InvalidNonceError,
     InvalidOrderError,
     InvalidRequestError,
     InvalidSymbolError,
@@ -39,6 +41,7 @@ from brokers.errors import (
     map_exception,
     parse_retry_after,
 )
+from brokers.order_checks import MarketRules, OrderRequest, number_or_none, plain
 from brokers.retry import call_with_retry, new_client_order_id, place_order_once
 from brokers.shapes import (
     OHLCV,
@@ -62,7 +65,7 @@ if TYPE_CHECKING:
 BINANCE_STYLE_ERRORS: dict[str, type[BrokerError]] = {
     "-1003": RateLimitError,
     "-1013": InvalidOrderError,
-    "-1021": AuthenticationError,
+    "-1021": InvalidNonceError,  # timestamp outside recvWindow: ccxt's InvalidNonce
     "-1022": AuthenticationError,
     "-2010": InsufficientFundsError,
     "-2011": OrderNotFoundError,
@@ -111,6 +114,7 @@ class RestBroker(BaseBroker):
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], int] | None = None,
+        markets: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(config)
         self.name = self.name or config.name
@@ -128,6 +132,7 @@ class RestBroker(BaseBroker):
         )
         if clock is not None:
             self.signer.clock = clock
+        self._markets_snapshot = markets
         self.markets: dict[str, dict[str, Any]] = {}
         self._ws_request_ids = itertools.count(1)
 
@@ -280,8 +285,12 @@ class RestBroker(BaseBroker):
 
     # -- lifecycle -------------------------------------------------------------------------
     def connect(self) -> bool:
-        """Check the exchange answers and load the supported markets."""
-        self.markets = self.parse_markets(self._read("GET", "markets"))
+        """Check the exchange answers and load the supported markets (or take the snapshot
+        given at construction: a recorded ``markets.json``, so replays fetch no listing)."""
+        if self._markets_snapshot is not None:
+            self.markets = dict(self._markets_snapshot)
+        else:
+            self.markets = self.parse_markets(self._read("GET", "markets"))
         self._connected = True
         return True
 
@@ -400,25 +409,14 @@ class RestBroker(BaseBroker):
             params["startTime"] = since
         return ohlcv_from_rows(self._read("GET", "ohlcv", params))
 
-    def create_order(
-        self,
-        symbol: str,
-        order_type: str,
-        side: str,
-        amount: float,
-        price: float | None = None,
-        params: dict[str, Any] | None = None,
-        *,
-        client_order_id: str | None = None,
-    ) -> Order:
-        """Place an order once, looking it up by client id when the answer is lost."""
-        self._check_order(symbol, order_type, side, amount, price)
-        client_id = client_order_id or new_client_order_id()
-        body = self.order_params(symbol, order_type, side, amount, price, client_id)
-        body.update(params or {})
+    def _place_order(self, order: OrderRequest) -> Order:
+        """Place a checked order once, looking it up by client id when the answer is lost."""
+        client_id = order.client_order_id or new_client_order_id()
+        body = self.order_params(order, client_id)
+        body.update(order.params)
         return place_order_once(
             lambda: self.parse_order(self.request("POST", "order", body, signed=True)),
-            lambda: self._find_by_client_id(client_id, symbol),
+            lambda: self._find_by_client_id(client_id, order.symbol),
             client_order_id=client_id,
             policy=self.config.settings.retry,
             to_error=self._to_error,
@@ -426,26 +424,19 @@ class RestBroker(BaseBroker):
             broker=self.name,
         )
 
-    def order_params(
-        self,
-        symbol: str,
-        order_type: str,
-        side: str,
-        amount: float,
-        price: float | None,
-        client_id: str,
-    ) -> dict[str, Any]:
-        """The exchange's parameters for a new order (Binance style by default)."""
+    def order_params(self, order: OrderRequest, client_id: str) -> dict[str, Any]:
+        """The exchange's parameters for a new order (Binance style by default). Amount and
+        price are exact decimals, already on the market's step and tick."""
         params: dict[str, Any] = {
-            "symbol": self.market_id(symbol),
-            "side": side.upper(),
-            "type": order_type.upper(),
-            "quantity": _decimal(amount),
+            "symbol": self.market_id(order.symbol),
+            "side": order.side.upper(),
+            "type": order.order_type.upper(),
+            "quantity": plain(order.amount),
             "newClientOrderId": client_id,
         }
-        if price is not None and order_type != "market":
-            params["price"] = _decimal(price)
-            params["timeInForce"] = self.config.trading.get("time_in_force", "GTC")
+        if order.price is not None and order.order_type != "market":
+            params["price"] = plain(order.price)
+            params["timeInForce"] = order.time_in_force or "GTC"
         return params
 
     def _find_by_client_id(self, client_id: str, symbol: str) -> Order | None:
@@ -494,16 +485,41 @@ class RestBroker(BaseBroker):
 
     # -- normalisers (override where the exchange's JSON differs) --------------------------
     def parse_markets(self, data: Any) -> dict[str, dict[str, Any]]:
-        """Unified symbol -> market (``id``, ``base``, ``quote``) from the exchange listing."""
+        """Unified symbol -> market from the exchange listing: ``id``, ``base``, ``quote``, and
+        the trading rules :meth:`market_rules` reads (decimal strings, from Binance-style
+        ``LOT_SIZE``, ``PRICE_FILTER`` and ``NOTIONAL``/``MIN_NOTIONAL`` filters)."""
         markets: dict[str, dict[str, Any]] = {}
         for item in data.get("symbols", []) if isinstance(data, dict) else []:
             symbol = f"{item.get('baseAsset')}/{item.get('quoteAsset')}"
+            filters = {f.get("filterType"): f for f in item.get("filters") or []}
+            lot = filters.get("LOT_SIZE", {})
+            notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
             markets[symbol] = {
                 "id": item.get("symbol"),
                 "base": item.get("baseAsset"),
                 "quote": item.get("quoteAsset"),
+                "amount_step": lot.get("stepSize"),
+                "min_amount": lot.get("minQty"),
+                "price_tick": filters.get("PRICE_FILTER", {}).get("tickSize"),
+                "min_cost": notional.get("minNotional"),
             }
         return markets
+
+    def market_rules(self, symbol: str) -> MarketRules:
+        """Step, tick and minimums of ``symbol`` from :attr:`markets` (a zero means none)."""
+        market = self.markets.get(symbol, {})
+
+        def rule(key: str) -> Decimal | None:
+            number = number_or_none(market.get(key))
+            return number if number else None
+
+        return MarketRules(
+            amount_step=rule("amount_step"),
+            price_tick=rule("price_tick"),
+            min_amount=rule("min_amount"),
+            min_cost=rule("min_cost"),
+            kind=str(market.get("kind") or "spot"),
+        )
 
     def parse_balance(self, data: Any) -> Balance:
         """Balances from ``{"balances": [{"asset", "free", "locked"}]}``."""
@@ -550,8 +566,3 @@ class RestBroker(BaseBroker):
 def _is_error_body(data: dict[str, Any]) -> bool:
     code = data.get("code")
     return isinstance(code, int) and code < 0 and "msg" in data
-
-
-def _decimal(value: float) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from brokers.errors import BrokerError, RateLimitError, map_exception
+from brokers.errors import BrokerError, InvalidNonceError, RateLimitError, map_exception
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -52,6 +52,10 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
+
+#: Refusals the exchange answers before executing anything (a rate limit, a stale nonce or
+#: timestamp): an order refused so is re-sent without a look-up.
+REFUSED_UNEXECUTED = (RateLimitError, InvalidNonceError)
 
 
 def new_client_order_id(prefix: str = "bs") -> str:
@@ -123,8 +127,8 @@ def place_order_once(
 
     ``send`` places the order (with ``client_order_id`` inside it); ``find`` returns the order
     with that client id, or None when the exchange says it does not exist. ``find`` is itself
-    retried as a read. Without ``find`` only a rate-limit refusal (which the exchange answers
-    before executing anything) is re-sent; any other unknown outcome is raised.
+    retried as a read. Without ``find`` only a refusal the exchange answers before executing
+    anything (:data:`REFUSED_UNEXECUTED`) is re-sent; any other unknown outcome is raised.
     """
     attempt = 0
     while True:
@@ -137,7 +141,7 @@ def place_order_once(
                 if error is exc:
                     raise
                 raise error from exc
-            if find is not None and not isinstance(error, RateLimitError):
+            if find is not None and not isinstance(error, REFUSED_UNEXECUTED):
                 existing = _lookup(find, policy, to_error, sleep, client_order_id, error, broker)
                 if existing is not None:
                     log.warning(
@@ -146,7 +150,7 @@ def place_order_once(
                         type(error).__name__,
                     )
                     return existing
-            elif find is None and not isinstance(error, RateLimitError):
+            elif find is None and not isinstance(error, REFUSED_UNEXECUTED):
                 raise OrderStateUnknownError(
                     f"order {client_order_id} may or may not have been placed ({error}); "
                     "this exchange cannot look orders up by client id, so it was not re-sent",

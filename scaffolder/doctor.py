@@ -48,7 +48,13 @@ from brokers.config import (
     load_config,
     read_document,
 )
-from brokers.errors import AuthenticationError, BrokerError, ConfigError, map_exception
+from brokers.errors import (
+    AuthenticationError,
+    BrokerError,
+    ConfigError,
+    InvalidNonceError,
+    map_exception,
+)
 from brokers.retry import NO_RETRY
 from brokers.signing import mask
 from scaffolder.errors import UsageError
@@ -612,7 +618,7 @@ class _Doctor:
         rest: list[tuple[str, str, Any]] | None = None,
     ) -> None:
         kind = type(error).__name__
-        if not isinstance(error, AuthenticationError):
+        if not isinstance(error, (AuthenticationError, InvalidNonceError)):
             self.add("signed read", FAIL, f"{kind}: {error}", error=kind)
             return
         self.add(

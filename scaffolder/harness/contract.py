@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +27,7 @@ from brokers.errors import (
     NotSupportedError,
     OrderNotFoundError,
 )
+from brokers.order_checks import PreTradeLimitError
 from scaffolder.harness import shapes_check as check
 from scaffolder.harness.session import broker_for_replay, harness_vcr_config
 
@@ -310,6 +312,17 @@ class BrokerContract:
             broker.create_order(symbol, "limit", "buy", 1)
         with pytest.raises(InvalidOrderError, match="positive"):
             broker.create_order(symbol, "market", "buy", 0)
+
+    def test_an_order_over_max_position_size_is_refused_before_any_request(
+        self, broker: BaseBroker
+    ) -> None:
+        ceiling = broker.config.risk.get("max_position_size")
+        if not ceiling:
+            pytest.skip("the config sets no risk_management.max_position_size")
+        symbol = broker.get_supported_symbols()[0]
+        amount = max(Decimal(1), broker.market_rules(symbol).min_amount or Decimal(1))
+        with pytest.raises(PreTradeLimitError, match="max_position_size"):
+            broker.create_order(symbol, "limit", "buy", amount, price=Decimal(str(ceiling)) * 2)
 
     def test_calls_before_connect_raise_not_connected(
         self, project_root: Path, scenario: dict[str, Any]

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import vcr as vcrpy
 
@@ -34,7 +33,17 @@ from brokers.retry import new_client_order_id
 from scaffolder.errors import ScaffolderError, UsageError
 from scaffolder.fs import scratch_dir, write_text_atomic
 from scaffolder.harness.audit import audit
+from scaffolder.harness.record_target import (
+    markets_snapshot,
+    move_url,
+    redirect,
+    redirect_exchange,
+    safe_limit,
+    timeframe,
+)
 from scaffolder.harness.session import harness_vcr_config, register_matchers
+
+__all__ = ["RecordReport", "move_url", "record", "redirect_exchange", "replay_contract"]
 
 UNKNOWN_ORDER_ID = "999999999"
 Progress = Callable[[str], None]
@@ -48,50 +57,6 @@ class RecordReport:
     calls: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     replay_exit_code: int | None = None
-
-
-def move_url(url: str, via: str) -> str:
-    """``url`` with its scheme and host taken from ``via`` (the path and query kept)."""
-    target, parts = urlsplit(via), urlsplit(url)
-    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
-
-
-def redirect_exchange(exchange: Any, via: str) -> dict[str, str]:
-    """Point every API URL of a ccxt exchange at ``via`` (same paths); return the aliases back.
-
-    Sections on different hosts can land on the same moved URL (gemini's API and its web
-    pages are all at the root of their hosts): the first section keeps the alias, since ccxt
-    lists an exchange's API sections before its web pages, and only API traffic is recorded.
-    """
-    aliases: dict[str, str] = {}
-
-    def move(url: str) -> str:
-        moved = move_url(url, via)
-        aliases.setdefault(moved, url)
-        return moved
-
-    api = exchange.urls["api"]
-    if isinstance(api, str):
-        exchange.urls["api"] = move(api)
-    else:
-        for key, url in list(api.items()):
-            if isinstance(url, str):
-                api[key] = move(url)
-    return dict(sorted(aliases.items(), key=lambda kv: -len(kv[0])))
-
-
-def _safe_limit(broker: Any, symbol: str, last: float) -> tuple[float, float]:
-    """A buy price at half the market and the smallest amount the market accepts there."""
-    exchange = broker.exchange
-    market = exchange.market(symbol)
-    price = float(exchange.price_to_precision(symbol, last * 0.5))
-    limits = market.get("limits") or {}
-    min_amount = float((limits.get("amount") or {}).get("min") or 0)
-    min_cost = float((limits.get("cost") or {}).get("min") or 0)
-    amount = max(min_amount, (min_cost / price) * 1.5 if min_cost else 0.0)
-    if not amount:
-        amount = 10 / price
-    return price, float(exchange.amount_to_precision(symbol, amount * 1.01))
 
 
 def record(
@@ -119,7 +84,7 @@ def record(
         )
     klass = broker_class(name)
     broker: Any = klass(config)
-    aliases = redirect_exchange(broker.exchange, via) if via else {}
+    aliases = redirect(broker, via) if via else {}
     progress(f"connecting to {name} and loading its markets" + (f" via {via}" if via else ""))
     broker.connect()
     pairs = list(config.supported_pairs)
@@ -171,7 +136,7 @@ def record(
                     "get_ohlcv",
                     "get_ohlcv",
                     "fetchOHLCV",
-                    {"symbol": symbol, "timeframe": _timeframe(broker), "limit": 5},
+                    {"symbol": symbol, "timeframe": timeframe(broker), "limit": 5},
                 ),
             ):
                 if broker.has(needed):
@@ -179,7 +144,7 @@ def record(
                     if call == "get_ticker":
                         last = result["last"]
             if broker.has("createOrder"):
-                price, amount = _safe_limit(broker, symbol, last)
+                price, amount = safe_limit(broker, symbol, last)
                 order = run(
                     "create_order",
                     "create_order",
@@ -207,7 +172,7 @@ def record(
                 run("get_order_unknown", "get_order", unknown, expect=OrderNotFoundError)
             if broker.has("cancelOrder"):
                 run("cancel_order_unknown", "cancel_order", unknown, expect=OrderNotFoundError)
-            markets = {s: broker.exchange.markets[s] for s in pairs}
+            markets = markets_snapshot(broker, pairs)
         except BaseException:
             if open_order is not None:
                 _cancel_quietly(broker, open_order, progress)
@@ -247,11 +212,6 @@ def _cancel_quietly(broker: Any, order_ref: dict[str, Any], progress: Progress) 
         progress(f"cancelled order {order_ref['order_id']} after the failure")
     except BrokerError as exc:
         progress(f"could NOT cancel order {order_ref['order_id']} ({exc}); cancel it by hand")
-
-
-def _timeframe(broker: Any) -> str:
-    offered = list(getattr(broker, "timeframes", ()) or broker.exchange.timeframes or {})
-    return "1h" if "1h" in offered or not offered else offered[0]
 
 
 def _install(scratch: Path, target: Path) -> list[str]:

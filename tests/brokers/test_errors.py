@@ -12,6 +12,7 @@ import aiohttp
 import ccxt
 import pytest
 import requests
+from ccxt.base.errors import error_hierarchy
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -52,8 +53,8 @@ CCXT_EXPECTED = {
     "RateLimitExceeded": e.RateLimitError,
     "ExchangeNotAvailable": e.ExchangeUnavailableError,
     "OnMaintenance": e.ExchangeUnavailableError,
-    "InvalidNonce": e.AuthenticationError,
-    "ChecksumError": e.AuthenticationError,
+    "InvalidNonce": e.InvalidNonceError,
+    "ChecksumError": e.InvalidNonceError,
     "RequestTimeout": e.RequestTimeoutError,
     "BadResponse": e.BadResponseError,
     "NullResponse": e.BadResponseError,
@@ -85,6 +86,32 @@ def test_every_ccxt_exception_maps_to_its_broker_error(klass):
 
 def test_mapping_covers_all_of_ccxts_current_tree():
     assert {k.__name__ for k in _all_ccxt_errors()} == set(CCXT_EXPECTED)
+
+
+def _hierarchy_paths(tree: dict, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every class of ccxt's ``error_hierarchy`` with the names above it, root first."""
+    found = []
+    for name, children in tree.items():
+        found.append((*path, name))
+        found.extend(_hierarchy_paths(children, (*path, name)))
+    return found
+
+
+@pytest.mark.parametrize("path", _hierarchy_paths(error_hierarchy), ids=lambda p: p[-1])
+def test_retryable_follows_the_position_in_ccxts_tree(path):
+    """Under OperationFailed (network, rate limit, nonce, bad answer) a call may be repeated;
+    under ExchangeError (auth, invalid order, funds) it is final."""
+    mapped = e.map_exception(getattr(ccxt, path[-1])("boom"))
+    assert mapped.retryable is ("OperationFailed" in path), " > ".join(path)
+    if "ExchangeError" in path:
+        assert not isinstance(mapped, e.BrokerConnectionError)
+
+
+def test_an_invalid_nonce_is_retried_not_a_final_authentication_error():
+    for klass in (ccxt.InvalidNonce, ccxt.ChecksumError):
+        mapped = e.map_exception(klass("nonce too small"))
+        assert isinstance(mapped, e.InvalidNonceError) and mapped.retryable
+        assert not isinstance(mapped, e.AuthenticationError)
 
 
 def test_rate_limit_keeps_retry_after():

@@ -156,6 +156,13 @@ def test_rate_limit_refusal_is_resent_without_lookup():
     assert ex.placed == ["cid1"] and ex.lookups == 0
 
 
+@pytest.mark.parametrize("find", [True, False])
+def test_a_stale_nonce_refusal_is_resent_with_a_fresh_one_not_reported_unknown(find):
+    ex = FakeExchange(e.InvalidNonceError("nonce not increased"))
+    assert _place(ex, find=find) == {"client_order_id": "cid1"}
+    assert ex.placed == ["cid1"] and ex.lookups == 0
+
+
 def test_failed_lookup_raises_order_state_unknown_with_the_client_id():
     ex = FakeExchange("lost-after-accept", lookup_outcomes=[e.ExchangeUnavailableError("down")] * 4)
     with pytest.raises(OrderStateUnknownError) as info:
