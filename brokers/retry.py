@@ -16,12 +16,28 @@ from __future__ import annotations
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from brokers.errors import BrokerError, RateLimitError, map_exception
+from brokers.errors import (
+    BrokerError,
+    InvalidOrderError,
+    OrderNotFoundError,
+    RateLimitError,
+    map_exception,
+)
+from brokers.profile import new_client_order_id
+
+__all__ = [
+    "NO_RETRY",
+    "OrderStateUnknownError",
+    "RetryPolicy",
+    "call_with_retry",
+    "cancel_with_retry",
+    "new_client_order_id",
+    "place_order_once",
+]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -52,11 +68,6 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
-
-
-def new_client_order_id(prefix: str = "bs") -> str:
-    """A fresh client order id: 32 lowercase alphanumerics, accepted by every major exchange."""
-    return (prefix + uuid.uuid4().hex)[:32]
 
 
 def call_with_retry(
@@ -118,13 +129,15 @@ def place_order_once(
     to_error: Callable[[BaseException], BrokerError] = map_exception,
     sleep: Callable[[float], None] = time.sleep,
     broker: str | None = None,
+    unfindable: str = "this exchange cannot look orders up by client id",
 ) -> T:
     """Send an order at most once per proven absence.
 
     ``send`` places the order (with ``client_order_id`` inside it); ``find`` returns the order
     with that client id, or None when the exchange says it does not exist. ``find`` is itself
     retried as a read. Without ``find`` only a rate-limit refusal (which the exchange answers
-    before executing anything) is re-sent; any other unknown outcome is raised.
+    before executing anything) is re-sent; any other unknown outcome is raised, its message
+    saying why nothing can be looked up (``unfindable``) and what to check.
     """
     attempt = 0
     while True:
@@ -149,7 +162,7 @@ def place_order_once(
             elif find is None and not isinstance(error, RateLimitError):
                 raise OrderStateUnknownError(
                     f"order {client_order_id} may or may not have been placed ({error}); "
-                    "this exchange cannot look orders up by client id, so it was not re-sent",
+                    f"{unfindable}, so it was not re-sent",
                     client_order_id=client_order_id,
                     broker=broker,
                 ) from exc
@@ -182,3 +195,53 @@ def _lookup(
             client_order_id=client_order_id,
             broker=broker,
         ) from lookup_error
+
+
+def cancel_with_retry(
+    cancel: Callable[[], T],
+    look_up: Callable[[], T] | None,
+    cancelled: Callable[[T], bool],
+    *,
+    policy: RetryPolicy,
+    describe: str,
+    to_error: Callable[[BaseException], BrokerError] = map_exception,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Cancel an order, retrying like a read, and see through a lost answer.
+
+    When an attempt's outcome was unknown (a timeout, a reset, a 5xx: the cancel may have
+    been done) and a later attempt is refused as "not found" or invalid (the order is already
+    cancelled), the order is looked up (``look_up``, retried as a read): if ``cancelled``
+    says it is, that is the answer; otherwise the refusal is raised as it is. A refusal of the
+    first attempt is always raised: nothing was lost, so the order really was not there.
+    """
+    lost: list[BrokerError] = []
+
+    def attempt() -> T:
+        try:
+            return cancel()
+        except Exception as exc:
+            error = to_error(exc)
+            if error.retryable:
+                lost.append(error)
+            raise
+
+    try:
+        return call_with_retry(
+            attempt, policy=policy, describe=describe, to_error=to_error, sleep=sleep
+        )
+    except (OrderNotFoundError, InvalidOrderError) as refused:
+        if not lost or look_up is None:
+            raise
+        order = call_with_retry(
+            look_up, policy=policy, describe=f"{describe}: look-up", to_error=to_error, sleep=sleep
+        )
+        if not cancelled(order):
+            raise
+        log.warning(
+            "%s: refused (%s) after a lost answer (%s), and the order is cancelled",
+            describe,
+            type(refused).__name__,
+            type(lost[-1]).__name__,
+        )
+        return order
