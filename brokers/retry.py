@@ -212,7 +212,8 @@ def cancel_with_retry(
     When an attempt's outcome was unknown (a timeout, a reset, a 5xx: the cancel may have
     been done) and a later attempt is refused as "not found" or invalid (the order is already
     cancelled), the order is looked up (``look_up``, retried as a read): if ``cancelled``
-    says it is, that is the answer; otherwise the refusal is raised as it is. A refusal of the
+    says it is, that is the answer; otherwise, or when the look-up fails, the refusal is
+    raised (its cause kept). A refusal of the
     first attempt is always raised: nothing was lost, so the order really was not there.
     """
     lost: list[BrokerError] = []
@@ -233,9 +234,17 @@ def cancel_with_retry(
     except (OrderNotFoundError, InvalidOrderError) as refused:
         if not lost or look_up is None:
             raise
-        order = call_with_retry(
-            look_up, policy=policy, describe=f"{describe}: look-up", to_error=to_error, sleep=sleep
-        )
+        try:
+            order = call_with_retry(
+                look_up,
+                policy=policy,
+                describe=f"{describe}: look-up",
+                to_error=to_error,
+                sleep=sleep,
+            )
+        except BrokerError as lookup_error:
+            log.warning("%s: the look-up after a lost answer failed (%s)", describe, lookup_error)
+            raise refused  # noqa: B904 - the refusal keeps its own cause
         if not cancelled(order):
             raise
         log.warning(

@@ -551,9 +551,12 @@ def run_case(
                 f"ended with {type(error).__name__}, the recorded call with "
                 f"{type(baseline.error).__name__}"
             )
-        expected = baseline.injector.count() + 1
-        if attempts != expected:
-            problems.append(f"{attempts} requests, expected {expected} (one retry)")
+        expected = {baseline.injector.count() + 1}
+        if case.method == "cancel_order" and isinstance(baseline.error, BrokerError):
+            # A refusal after a lost answer is looked up once (the cancel may have been done).
+            expected.add(baseline.injector.count() + 2)
+        if attempts not in expected:
+            problems.append(f"{attempts} requests, expected {min(expected)} (one retry)")
     else:
         expected_error = EXPECTED_ERROR[case.fault]
         if not isinstance(error, expected_error):
