@@ -20,13 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from brokers.errors import (
-    BrokerError,
-    InvalidOrderError,
-    OrderNotFoundError,
-    RateLimitError,
-    map_exception,
-)
+from brokers.errors import BrokerError, RateLimitError, map_exception
 from brokers.profile import new_client_order_id
 
 __all__ = [
@@ -210,8 +204,8 @@ def cancel_with_retry(
     """Cancel an order, retrying like a read, and see through a lost answer.
 
     When an attempt's outcome was unknown (a timeout, a reset, a 5xx: the cancel may have
-    been done) and a later attempt is refused as "not found" or invalid (the order is already
-    cancelled), the order is looked up (``look_up``, retried as a read): if ``cancelled``
+    been done) and a later attempt is refused ("unknown order", "not found", a bad request:
+    exchanges word "already cancelled" many ways), the order is looked up (``look_up``, retried as a read): if ``cancelled``
     says it is, that is the answer; otherwise, or when the look-up fails, the refusal is
     raised (its cause kept). A refusal of the
     first attempt is always raised: nothing was lost, so the order really was not there.
@@ -231,8 +225,8 @@ def cancel_with_retry(
         return call_with_retry(
             attempt, policy=policy, describe=describe, to_error=to_error, sleep=sleep
         )
-    except (OrderNotFoundError, InvalidOrderError) as refused:
-        if not lost or look_up is None:
+    except BrokerError as refused:
+        if refused.retryable or not lost or look_up is None:
             raise
         try:
             order = call_with_retry(
