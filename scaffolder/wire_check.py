@@ -282,3 +282,53 @@ def describe_error(exc: BaseException | None) -> str:
         return ""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:160]}"
+
+
+@dataclass(frozen=True)
+class WireResult:
+    """The wire check of one exchange: does the id a broker generates reach ccxt's request?"""
+
+    exchange: str
+    param: str | None
+    max_length: int | None
+    lookup: str
+    client_id: str
+    #: ``carried`` (in the request, within the limits), ``no id`` (the profile says ccxt
+    #: cannot carry one: the broker never re-sends), or ``FAILED``.
+    outcome: str
+    where: str = ""
+    note: str = ""
+
+
+def check(exchange_id: str, profile: dict[str, Any]) -> WireResult:
+    """Build ``create_order`` offline with the id the broker would generate from ``profile``
+    and say where the id went (URL, body or a header)."""
+    from brokers.profile import merged_profile, new_client_order_id
+    from scaffolder.exchange_profile import create_call
+
+    merged = merged_profile(profile)  # type: ignore[arg-type]
+    param = merged.get("client_id_param")
+    client_id = new_client_order_id(profile=merged)
+    base = {
+        "exchange": exchange_id,
+        "param": param,
+        "max_length": merged.get("client_id_max_length"),
+        "lookup": str(merged.get("lookup")),
+        "client_id": client_id,
+        "note": str(merged.get("offline_note") or ""),
+    }
+    if param is None:
+        return WireResult(**base, outcome="no id")
+    result = capture(exchange_id, create_call(param, client_id))
+    limit = merged.get("client_id_max_length")
+    for wire in result.carrying(client_id):
+        parts = [("url", unquote_plus(wire.url)), ("body", wire.body)]
+        parts += [(f"header {k}", v) for k, v in wire.headers.items()]
+        where = next((name for name, text in parts if client_id in text), "a header payload")
+        if limit is not None and len(client_id) > limit:
+            break
+        return WireResult(**base, outcome="carried", where=f"{wire.method} {where}")
+    return WireResult(
+        **{**base, "note": describe_error(result.error) or "the id is not in any request"},
+        outcome="FAILED",
+    )
