@@ -13,10 +13,12 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+_LOADING = threading.Lock()
 #: The suffix that tells a fresh broker's name in the runs (``binance-fresh``).
 FRESH_SUFFIX = "-fresh"
 #: Answers given besides the defaults: one pair every stand-in lists.
@@ -42,15 +44,20 @@ def fresh_project(names: Iterable[str], workdir: Path, root: Path) -> Path:
 def fresh_broker_class(project: Path, name: str) -> Any:
     """The broker class generated for ``name`` in ``project`` (not the committed one)."""
     module_name = f"fresh_{name}_broker_{abs(hash(project)) % 10**8}"
-    module = sys.modules.get(module_name)
-    if module is None:
-        path = project / "brokers" / name / "broker.py"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load the fresh broker {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+    with _LOADING:  # the runs load brokers from several threads at once
+        module = sys.modules.get(module_name)
+        if module is None:
+            path = project / "brokers" / name / "broker.py"
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load the fresh broker {path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[module_name]
+                raise
     [class_name] = [
         n
         for n, v in vars(module).items()
