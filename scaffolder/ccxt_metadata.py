@@ -146,7 +146,7 @@ def close_matches(name: str, n: int = 3) -> list[str]:
 
 
 #: Bumped when the way profiles are derived changes, so old cached profiles are not reused.
-PROFILES_FORMAT = 1
+PROFILES_FORMAT = 3
 
 
 def profiles_path() -> Path:

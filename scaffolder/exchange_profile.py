@@ -120,15 +120,10 @@ def find_param(exchange_id: str) -> tuple[str | None, str, int | None, str]:
     baseline = probe_create(exchange_id, None, "")
     if baseline.error is not None and not baseline.wires:
         return None, "alnum", None, "cannot build offline: " + describe_error(baseline.error)
+    note = "no client order id of ours reaches ccxt's requests"
     if baseline.error is not None:
-        why = describe_error(baseline.error)
-        return (
-            None,
-            "alnum",
-            None,
-            f"cannot build the order offline (after a preliminary request: {why})",
-        )
-    return None, "alnum", None, "ccxt's create_order carries no client order id of ours"
+        note += f" (offline, the call then ended with {describe_error(baseline.error)})"
+    return None, "alnum", None, note
 
 
 def _max_length(exchange_id: str, param: str, alphabet: str) -> int | None:
@@ -204,7 +199,7 @@ def find_lookup(
 
 def _plain(text: str) -> str:
     """``text`` reduced to characters any Python string literal or comment holds as they are."""
-    return re.sub(r"[^A-Za-z0-9 .,:;()_/-]", "", text)[:120].strip()
+    return re.sub(r"[^A-Za-z0-9 .,:;()_/'-]", "", text)[:120].strip()
 
 
 def derive(exchange_id: str) -> ExchangeProfile:
