@@ -333,8 +333,9 @@ class CcxtBroker(BaseBroker):
 
         if not param:
             unfindable = (
-                f"ccxt's {self._ccxt_id} cannot send a client order id; check the open and "
-                f"recent orders of {symbol} for a {side} of {amount}"
+                f"ccxt's {self._ccxt_id} cannot send a client order id (so the exchange does "
+                f"not know this one); check the open and recent orders of {symbol} for a "
+                f"{side} of {amount}"
             )
         else:
             unfindable = (
