@@ -127,6 +127,7 @@ def template_meta(name: str, root: Path) -> dict[str, Any]:
         "timeframes": info.timeframes,
         "rate_limit_ms": info.rate_limit_ms,
         "has": info.has,
+        "profile": ccxt_metadata.profile(name),
     }
     pairs = default_pairs(name, root)
     if pairs:

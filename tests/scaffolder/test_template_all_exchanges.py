@@ -84,6 +84,8 @@ for name, want in expected.items():
             for ours, value in broker.config.credentials.items():
                 assert getattr(exchange, CCXT_CREDENTIALS[ours]) == value, ours
             assert set(klass.timeframes) <= set(exchange.timeframes or {}), klass.timeframes
+            profile = {k: v for k, v in want["profile"].items() if v != ""}
+            assert klass.profile == profile, klass.profile
         else:
             assert issubclass(klass, RestBroker)
             assert broker.signer.api_key == broker.config.credentials["api_key"]
@@ -156,6 +158,7 @@ def test_every_generated_broker_imports_registers_and_builds_from_its_config(pro
             "integration": answers["integration"],
             "testnet": bool(answers.get("testnet", False)),
             "credentials": answers["credentials"],
+            "profile": answers.get("ccxt_meta", {}).get("profile", {}),
         }
     problems = run_python(
         project, BUILD_EVERY_BROKER, json.dumps(expected), env=canary_env(project)
