@@ -1,0 +1,74 @@
+"""The corpus build: cases the installed ccxt reproduces are kept, the others dropped with why."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scaffolder.harness import corpus
+from scaffolder.harness.ccxt_import import import_ccxt
+
+STATIC = Path(__file__).resolve().parents[1] / "data" / "ccxt_static"
+
+
+def _raw_copy(tmp_path: Path, exchange_id: str) -> Path:
+    raw = tmp_path / "raw"
+    for kind in ("markets", "response"):
+        (raw / kind).mkdir(parents=True)
+        shutil.copyfile(STATIC / kind / f"{exchange_id}.json", raw / kind / f"{exchange_id}.json")
+    (raw / "sources.json").write_text(
+        json.dumps({"response/kraken.json": [{"path": "p", "commit": "c" * 40}]})
+    )
+    return raw
+
+
+def test_a_case_whose_parsed_response_disagrees_is_dropped_with_the_reason(tmp_path: Path) -> None:
+    raw = _raw_copy(tmp_path, "kraken")
+    doc = json.loads((raw / "response" / "kraken.json").read_text())
+    wrong = copy.deepcopy(doc["methods"]["fetchOHLCV"][0])
+    wrong["description"] = "tampered"
+    wrong["parsedResponse"][0][4] = 123456789.0  # a close no parser could give
+    doc["methods"]["fetchOHLCV"].append(wrong)
+    (raw / "response" / "kraken.json").write_text(json.dumps(doc))
+
+    entry = corpus.build(raw, tmp_path / "out")["exchanges"]["kraken"]
+
+    assert "fetchOHLCV[0]" in entry["kept"] and "fetchOHLCV[1]" not in entry["kept"]
+    [dropped] = [d for d in entry["dropped"] if d["description"] == "tampered"]
+    assert "parsedResponse" in dropped["reason"]
+    assert entry["sources"]["response"] == [{"path": "p", "commit": "c" * 40}]
+    kept = json.loads((tmp_path / "out" / "response" / "kraken.json").read_text())["methods"]
+    assert [c["description"] for c in kept["fetchOHLCV"]] == [
+        doc["methods"]["fetchOHLCV"][0]["description"]
+    ]
+
+
+def test_corpus_markets_hold_only_the_symbols_the_kept_cases_mention(tmp_path: Path) -> None:
+    raw = _raw_copy(tmp_path, "kraken")
+    corpus.build(raw, tmp_path / "out")
+    kept = json.loads((tmp_path / "out" / "response" / "kraken.json").read_text())["methods"]
+    markets = json.loads((tmp_path / "out" / "markets" / "kraken.json").read_text())
+    text = json.dumps(kept)
+    assert markets and all(f'"{symbol}"' in text for symbol in markets)
+    assert len(markets) < len(json.loads((raw / "markets" / "kraken.json").read_text()))
+
+
+@pytest.mark.parametrize("exchange_id", sorted(corpus.manifest()["exchanges"]))
+def test_every_bundled_case_imports_with_the_installed_ccxt(
+    tmp_path: Path, exchange_id: str
+) -> None:
+    entry = corpus.manifest()["exchanges"][exchange_id]
+    report = import_ccxt(exchange_id, corpus.CORPUS_DIR, tmp_path / exchange_id)
+    assert len(report.imported) == len(entry["kept"]), report.skipped
+    files = [source for sources in entry["sources"].values() for source in sources]
+    assert files and all(source["path"].startswith("ts/src/test/static/") for source in files)
+
+
+def test_the_corpus_keeps_the_licence_and_no_held_out_exchange() -> None:
+    assert "MIT License" in (corpus.CORPUS_DIR / "LICENSE-ccxt.txt").read_text()
+    names = {p.stem for p in corpus.CORPUS_DIR.rglob("*.json")}
+    assert not names & {"mexc", "bitstamp", "gate"}
