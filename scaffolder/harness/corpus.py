@@ -22,15 +22,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import ccxt
-
-from scaffolder.harness.ccxt_import import (
-    SUPPORTED_METHODS,
-    CcxtImportError,
-    import_ccxt,
-    load_static_fixtures,
-)
-
 __all__ = ["CORPUS_DIR", "available", "build", "manifest"]
 
 #: Where the bundled corpus lives (package data).
@@ -76,6 +67,8 @@ def _mentioned(cases: Iterable[Mapping[str, Any]]) -> set[str]:
 
 def _check(exchange_id: str, static_dir: Path) -> tuple[list[tuple[str, int]], list[dict]]:
     """Cases of ``static_dir`` the installed ccxt reproduces, and the others with why."""
+    from scaffolder.harness.ccxt_import import import_ccxt
+
     with tempfile.TemporaryDirectory(prefix="corpus-check-") as scratch:
         report = import_ccxt(exchange_id, static_dir, Path(scratch) / exchange_id)
         index = json.loads((Path(scratch) / exchange_id / "ccxt" / "cases.json").read_text())
@@ -114,6 +107,10 @@ def build_one(
 ) -> dict[str, Any]:
     """Check ``exchange_id``'s raw fixtures and write its trimmed corpus files; its manifest
     entry.  Runs until stable: trimming the markets can make a case fail, which is dropped."""
+    import ccxt
+
+    from scaffolder.harness.ccxt_import import SUPPORTED_METHODS, load_static_fixtures
+
     markets, doc = load_static_fixtures(exchange_id, raw_dir)
     kept, dropped = _check(exchange_id, raw_dir)
     while True:
@@ -161,6 +158,10 @@ def build(raw_dir: Path, out_dir: Path = CORPUS_DIR, only: Iterable[str] = ()) -
     ``raw_dir`` has ccxt's static layout plus ``sources.json`` (``{"<kind>/<id>.json":
     [{"repo", "path", "commit"}, ...]}``).  Returns the manifest written.
     """
+    import ccxt
+
+    from scaffolder.harness.ccxt_import import CcxtImportError
+
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     sources_file = raw_dir / "sources.json"
     sources = json.loads(sources_file.read_text(encoding="utf-8")) if sources_file.exists() else {}
@@ -178,3 +179,58 @@ def build(raw_dir: Path, out_dir: Path = CORPUS_DIR, only: Iterable[str] = ()) -
     document["source"] = SOURCE
     _dump(out_dir / MANIFEST, document)
     return document
+
+
+def scenario_symbols(scenario: Mapping[str, Any]) -> list[str]:
+    """The symbols a scenario's calls use, in call order, each once."""
+    symbols = [call["kwargs"].get("symbol") for call in scenario.get("calls", {}).values()]
+    return list(dict.fromkeys(s for s in symbols if isinstance(s, str) and s))
+
+
+def seed(
+    exchange_id: str,
+    out_dir: Path,
+    pairs: Iterable[str] | None = None,
+    corpus_dir: Path = CORPUS_DIR,
+) -> dict[str, Any] | None:
+    """Replay cassettes, markets snapshot and scenario for ``exchange_id`` from the corpus.
+
+    Written into ``out_dir`` (a broker's ``cassettes/<name>/``, or a scratch copy of it).
+    ``pairs`` are the config's pairs, kept in the snapshot where the corpus lists them;
+    without them the snapshot keeps every market of the corpus.
+    Returns the scenario, or None when the corpus has nothing for the exchange.
+    """
+    if not available(exchange_id, corpus_dir):
+        return None
+    from scaffolder.harness.ccxt_import import import_ccxt
+    from scaffolder.harness.scenario import scenario_from_import
+
+    listed = json.loads((corpus_dir / "markets" / f"{exchange_id}.json").read_text("utf-8"))
+    symbols = [p for p in pairs if p in listed] if pairs else list(listed)
+    report = import_ccxt(exchange_id, corpus_dir, out_dir, symbols=symbols)
+    if not report.imported:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return None
+    return scenario_from_import(exchange_id, out_dir)
+
+
+def seed_new_broker(
+    name: str, root: Path, answers: Mapping[str, Any], where: Path
+) -> tuple[Path, list[str]] | None:
+    """For ``scaffolder new``: the corpus's cassettes for a new ccxt broker, staged in ``where``.
+
+    Only for a broker without cassettes of its own (no ``cassettes/<name>/contract.json``).
+    Returns the staged ``cassettes/<name>`` directory and the pairs its config should default
+    to (the symbols the scenario's cases use), or None.
+    """
+    if answers.get("integration", "ccxt") != "ccxt":
+        return None
+    if (root / "cassettes" / name / "contract.json").exists():
+        return None
+    pairs = answers.get("supported_pairs")
+    out = where / "cassettes" / name
+    scenario = seed(name, out, pairs if isinstance(pairs, list) else None)
+    if scenario is None:
+        return None
+    snapshot = json.loads((out / "markets.json").read_text(encoding="utf-8"))
+    return out, scenario_symbols(scenario) or sorted(snapshot)[:SPARE_MARKETS]

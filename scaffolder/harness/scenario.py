@@ -2,7 +2,7 @@
 
 ccxt's recorded responses are independent cases (a ticker here, an order there), not one
 session, so each contract call takes the first case of its ccxt method and replays that case's
-cassette with that case's arguments. Calls without a case are left out; the contract then
+cassette with that case's arguments (and the ccxt ``options`` it was recorded with). Calls without a case are left out; the contract then
 skips them and says they were not in ccxt's data.
 """
 
@@ -59,12 +59,17 @@ def scenario_from_import(broker: str, out_dir: Path) -> dict[str, Any]:
     cases = json.loads((out_dir / "ccxt" / "cases.json").read_text(encoding="utf-8"))["cases"]
     scenario: dict[str, Any] = {"broker": broker, "source": "ccxt-static", "calls": {}}
     for call, method in CALLS:
-        for case in (c for c in cases if c["method"] == method and not (c.get("options") or {})):
+        for case in (c for c in cases if c["method"] == method):
             kwargs = _kwargs(call, case.get("input") or [])
             if kwargs is None or (method == "fetchBalance" and case.get("input")):
                 continue
             shutil.copyfile(out_dir / "ccxt" / case["cassette"], out_dir / f"{call}.yaml")
             scenario["calls"][call] = {"kwargs": kwargs, "case": case["cassette"]}
+            if case.get("options"):  # the contract sets them on the exchange for this call
+                scenario["calls"][call]["options"] = case["options"]
+            if case.get("parsedResponse") is not None:  # the contract compares our answer
+                scenario["calls"][call]["parsed"] = case["parsedResponse"]
+                scenario["calls"][call]["skipKeys"] = case.get("skipKeys") or []
             break
     for call, _ in CALLS:
         if call not in scenario["calls"]:
