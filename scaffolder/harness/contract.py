@@ -170,7 +170,7 @@ class BrokerContract:
         if has is not None and not has(method):
             with pytest.raises(NotSupportedError):
                 getattr(broker, name.replace("_unknown", ""))(
-                    **scenario["calls"].get(name, {}).get("kwargs", {})
+                    **self._refusal_kwargs(broker, scenario, name)
                 )
             pytest.skip(
                 f"{self.broker_name} lacks {method}: refused with NotSupportedError, as it must be"
@@ -202,6 +202,26 @@ class BrokerContract:
         self._check_parsed(name, result, spec)
         return result
 
+    def _refusal_kwargs(
+        self, broker: BaseBroker, scenario: dict[str, Any], name: str
+    ) -> dict[str, Any]:
+        """Arguments for a call the exchange lacks: the scenario's, else plain ones (the call
+        must be refused before they matter)."""
+        recorded = scenario["calls"].get(name, {}).get("kwargs")
+        if recorded is not None:
+            return dict(recorded)
+        symbol = broker.get_supported_symbols()[0]
+        plain: dict[str, dict[str, Any]] = {
+            "get_ticker": {"symbol": symbol},
+            "get_ohlcv": {"symbol": symbol},
+            "create_order": {"symbol": symbol, "order_type": "limit", "side": "buy",
+                             "amount": 1, "price": 1},
+            "get_order": {"order_id": "1", "symbol": symbol},
+            "cancel_order": {"order_id": "1", "symbol": symbol},
+            "get_open_orders": {"symbol": symbol},
+        }  # fmt: skip
+        return plain.get(name.replace("_unknown", ""), {})
+
     def _skip_unlisted_pairs(self, project_root: Path, broker: BaseBroker) -> None:
         """ccxt's recorded data lists only the markets its cases use: a configured pair beyond
         them cannot be connected offline, so the test skips, naming what would fill it."""
@@ -232,6 +252,10 @@ class BrokerContract:
             )
         options = spec.get("options")
         exchange = getattr(broker, "exchange", None)
+        if spec.get("clock") and exchange is not None:
+            from scaffolder.harness.ccxt_import import freeze_clock
+
+            freeze_clock(exchange, int(spec["clock"]))
         if options and exchange is not None:
             exchange.extend_exchange_options(
                 exchange.deep_extend(exchange.options, copy.deepcopy(options))

@@ -123,8 +123,10 @@ def build_one(
             if len(again) == len(kept):
                 for kind in ("markets", "response"):
                     target = out_dir / kind / f"{exchange_id}.json"
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(stage / kind / f"{exchange_id}.json", target)
+                    target.unlink(missing_ok=True)
+                    if kept:  # nothing kept: only the manifest says why
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(stage / kind / f"{exchange_id}.json", target)
                 break
         # renumber: the re-check indexed the trimmed document; map back to the raw indexes
         by_method: dict[str, list[int]] = {}
@@ -219,13 +221,15 @@ def seed_new_broker(
 ) -> tuple[Path, list[str]] | None:
     """For ``scaffolder new``: the corpus's cassettes for a new ccxt broker, staged in ``where``.
 
-    Only for a broker without cassettes of its own (no ``cassettes/<name>/contract.json``).
+    Only for a broker without cassettes of its own: ``cassettes/<name>/`` holds no file but
+    ``.gitkeep`` (recordings made before the broker are kept as they are).
     Returns the staged ``cassettes/<name>`` directory and the pairs its config should default
     to (the symbols the scenario's cases use), or None.
     """
     if answers.get("integration", "ccxt") != "ccxt":
         return None
-    if (root / "cassettes" / name / "contract.json").exists():
+    own = root / "cassettes" / name
+    if own.is_dir() and any(p.is_file() and p.name != ".gitkeep" for p in own.rglob("*")):
         return None
     pairs = answers.get("supported_pairs")
     out = where / "cassettes" / name

@@ -57,7 +57,9 @@ def test_corpus_markets_hold_only_the_symbols_the_kept_cases_mention(tmp_path: P
     assert len(markets) < len(json.loads((raw / "markets" / "kraken.json").read_text()))
 
 
-@pytest.mark.parametrize("exchange_id", sorted(corpus.manifest()["exchanges"]))
+@pytest.mark.parametrize(
+    "exchange_id", sorted(e for e, entry in corpus.manifest()["exchanges"].items() if entry["kept"])
+)
 def test_every_bundled_case_imports_with_the_installed_ccxt(
     tmp_path: Path, exchange_id: str
 ) -> None:
@@ -66,6 +68,13 @@ def test_every_bundled_case_imports_with_the_installed_ccxt(
     assert len(report.imported) == len(entry["kept"]), report.skipped
     files = [source for sources in entry["sources"].values() for source in sources]
     assert files and all(source["path"].startswith("ts/src/test/static/") for source in files)
+
+
+def test_an_exchange_with_nothing_kept_has_only_its_reasons_in_the_manifest() -> None:
+    for exchange_id, entry in corpus.manifest()["exchanges"].items():
+        has_files = (corpus.CORPUS_DIR / "response" / f"{exchange_id}.json").exists()
+        assert has_files == bool(entry["kept"]) == corpus.available(exchange_id)
+        assert entry["kept"] or entry["dropped"]
 
 
 def test_the_corpus_keeps_the_licence_and_no_held_out_exchange() -> None:
