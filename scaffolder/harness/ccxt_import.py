@@ -435,6 +435,9 @@ def replay_case(exchange: Any, case: Mapping[str, Any], cassette_path: Path) -> 
 
     if case.get("clock"):
         freeze_clock(exchange, int(case["clock"]))
+    # the options the case was recorded with (ccxt's harness ones, the fixture's own)
+    options = exchange.deep_extend(_HARNESS_OPTIONS, case.get("options") or {})
+    exchange.extend_exchange_options(exchange.deep_extend(exchange.options, copy.deepcopy(options)))
     recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON, **vcr_options())
     with recorder.use_cassette(str(cassette_path)) as cassette:
         result = getattr(exchange, case["method"])(*copy.deepcopy(case.get("input") or []))
