@@ -2,8 +2,9 @@
 
 ccxt's recorded responses are independent cases (a ticker here, an order there), not one
 session, so each contract call takes the first case of its ccxt method and replays that case's
-cassette with that case's arguments (and the ccxt ``options`` it was recorded with). Calls without a case are left out; the contract then
-skips them and says they were not in ccxt's data.
+cassette with that case's arguments (and the ccxt ``options`` and clock it was recorded with).
+Calls without a case are left out; the contract then skips them and says they were not in
+ccxt's data.
 """
 
 from __future__ import annotations

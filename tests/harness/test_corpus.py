@@ -81,3 +81,17 @@ def test_the_corpus_keeps_the_licence_and_no_held_out_exchange() -> None:
     assert "MIT License" in (corpus.CORPUS_DIR / "LICENSE-ccxt.txt").read_text()
     names = {p.stem for p in corpus.CORPUS_DIR.rglob("*.json")}
     assert not names & {"mexc", "bitstamp", "gate"}
+
+
+def test_the_corpus_ships_as_package_data(tmp_path: Path) -> None:
+    """What ``pip install`` users get: setuptools' build_py copies every corpus file."""
+    import subprocess
+    import sys
+
+    root = corpus.CORPUS_DIR.parents[1]
+    code = f"from setuptools import setup; setup(script_args=['-q', 'build_py', '-d', {str(tmp_path)!r}])"
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True, capture_output=True)
+    shipped = {p.relative_to(tmp_path / "scaffolder" / "corpus") for p in
+               (tmp_path / "scaffolder" / "corpus").rglob("*") if p.is_file()}  # fmt: skip
+    ours = {p.relative_to(corpus.CORPUS_DIR) for p in corpus.CORPUS_DIR.rglob("*") if p.is_file()}
+    assert ours and ours == shipped
