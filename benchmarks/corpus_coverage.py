@@ -1,6 +1,6 @@
 """Every ccxt exchange generated with --defaults, its tests run: what runs on real data (issue 11).
 
-    python benchmarks/corpus_coverage.py [--json] [--workers N]
+    python benchmarks/corpus_coverage.py [--json] [--workers N] [--coverage]
 
 In one scratch project (as ``tests/scaffolder/test_template_all_exchanges.py`` does), brokers
 for all of ``ccxt.exchanges`` are generated as one batch with every default (each broker
@@ -14,6 +14,8 @@ without cassettes is seeded from the bundled corpus, ``scaffolder/corpus/``), th
   the ceiling: the share that could run if every call with a kept corpus case were exercised;
   what the rest would need (exchanges without data, calls without a case);
 - wall time of the test run (target 60 s) and of the generation; corpus size (target 15 MB).
+
+With ``--coverage``, first the ``scaffolder coverage`` table of all of them.
 """
 
 from __future__ import annotations
@@ -91,6 +93,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--coverage", action="store_true", help="Also print `scaffolder coverage` for all of them."
+    )
     args = parser.parse_args()
     import ccxt
 
@@ -112,6 +117,10 @@ def main() -> int:
         subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - start
         rows = outcomes(junit)
+        if args.coverage:
+            from scaffolder.coverage import as_text, coverage
+
+            print("\n".join(as_text(coverage(project))) + "\n")
     contract = [r for r in rows if not r[1].startswith("(own)")]
     ran = sum(outcome != "skipped" for _, _, outcome in contract)
     real = defaultdict(int)
