@@ -29,6 +29,9 @@ CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus"
 MANIFEST = "manifest.json"
 #: Markets kept for an exchange whose cases name no symbol (a balance only, say).
 SPARE_MARKETS = 2
+#: ``prebuilt/<id>/``: the replay data ``seed`` makes, made once by the build with the ccxt
+#: named in the manifest, so ``scaffolder new`` need not import ccxt when that one is installed.
+PREBUILT = "prebuilt"
 SOURCE = "https://github.com/ccxt/ccxt ts/src/test/static (MIT, see LICENSE-ccxt.txt)"
 
 
@@ -137,6 +140,10 @@ def build_one(
             kept.remove((item["method"], raw_index))
             reason = "with the markets trimmed: " + item["reason"]
             dropped.append({**item, "index": raw_index, "reason": reason})
+    prebuilt = out_dir / PREBUILT / exchange_id
+    shutil.rmtree(prebuilt, ignore_errors=True)
+    if kept:
+        _seed_by_import(exchange_id, prebuilt, None, out_dir)
     unused = sorted(set(doc["methods"]) - set(SUPPORTED_METHODS))
     return {
         "ccxtVersion": ccxt.__version__,
@@ -199,11 +206,27 @@ def seed(
 
     Written into ``out_dir`` (a broker's ``cassettes/<name>/``, or a scratch copy of it).
     ``pairs`` are the config's pairs, kept in the snapshot where the corpus lists them;
-    without them the snapshot keeps every market of the corpus.
-    Returns the scenario, or None when the corpus has nothing for the exchange.
+    without them the snapshot keeps every market of the corpus, and the data the build made
+    is copied when the installed ccxt is the one that made it. Returns the scenario, or None
+    when the corpus has nothing for the exchange.
     """
+    from scaffolder.ccxt_metadata import ccxt_version
+
     if not available(exchange_id, corpus_dir):
         return None
+    entry = manifest(corpus_dir)["exchanges"][exchange_id]
+    prebuilt = corpus_dir / PREBUILT / exchange_id
+    if not pairs and entry.get("ccxtVersion") == ccxt_version() and prebuilt.is_dir():
+        shutil.copytree(prebuilt, out_dir, dirs_exist_ok=True)
+        scenario: dict[str, Any] = json.loads((out_dir / "contract.json").read_text("utf-8"))
+        return scenario
+    return _seed_by_import(exchange_id, out_dir, pairs, corpus_dir)
+
+
+def _seed_by_import(
+    exchange_id: str, out_dir: Path, pairs: Iterable[str] | None, corpus_dir: Path
+) -> dict[str, Any] | None:
+    """``seed`` the long way: import the corpus's cases with the installed ccxt."""
     from scaffolder.harness.ccxt_import import import_ccxt
     from scaffolder.harness.scenario import scenario_from_import
 

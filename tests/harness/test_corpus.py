@@ -95,3 +95,23 @@ def test_the_corpus_ships_as_package_data(tmp_path: Path) -> None:
                (tmp_path / "scaffolder" / "corpus").rglob("*") if p.is_file()}  # fmt: skip
     ours = {p.relative_to(corpus.CORPUS_DIR) for p in corpus.CORPUS_DIR.rglob("*") if p.is_file()}
     assert ours and ours == shipped
+
+
+@pytest.mark.parametrize(
+    "exchange_id", sorted(e for e, entry in corpus.manifest()["exchanges"].items() if entry["kept"])
+)
+def test_the_prebuilt_replay_data_is_what_importing_with_the_installed_ccxt_gives(
+    tmp_path: Path, exchange_id: str
+) -> None:
+    """``scaffolder new`` copies ``prebuilt/<id>`` instead of importing when the ccxt matches;
+    the copy must be exactly what the import would write."""
+    copied, imported = tmp_path / "copied", tmp_path / "imported"
+    assert corpus.seed(exchange_id, copied) == corpus._seed_by_import(
+        exchange_id, imported, None, corpus.CORPUS_DIR
+    )
+    names = sorted(p.relative_to(copied).as_posix() for p in copied.rglob("*") if p.is_file())
+    assert names == sorted(
+        p.relative_to(imported).as_posix() for p in imported.rglob("*") if p.is_file()
+    )
+    for name in ("contract.json", "markets.json", "ccxt/cases.json"):
+        assert json.loads((copied / name).read_text()) == json.loads((imported / name).read_text())
