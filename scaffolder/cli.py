@@ -232,6 +232,32 @@ def list_brokers(as_json: bool) -> None:
         )
 
 
+@main.command(name="coverage")
+@click.argument("name", required=False, shell_complete=_complete_broker)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@user_errors
+def coverage_command(name: str | None, as_json: bool) -> None:
+    """Per broker and contract call, what proves it: recorded, ccxt-data, stand-in or none.
+
+    With NAME, also the command that would fill each call not proven by a cassette.
+    """
+    from scaffolder.coverage import as_json as coverage_json
+    from scaffolder.coverage import as_text, coverage
+    from scaffolder.generate import exists
+
+    root = _root()
+    if name and not exists(root, name):
+        fail(f"no broker {name!r} in {root}", EXIT_USAGE)
+    table = coverage(root, name)
+    if as_json:
+        click.echo(json.dumps(coverage_json(table), indent=2))
+        return
+    for line in as_text(table):
+        click.echo(line)
+    for proof in (p for p in table.get(name or "", []) if p.fill):
+        click.echo(f"  {proof.call}: {proof.detail}; fill: {proof.fill}")
+
+
 @main.command()
 @click.argument("name", shell_complete=_complete_broker)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

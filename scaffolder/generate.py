@@ -114,8 +114,10 @@ def exists(root: Path, name: str) -> bool:
     return any(p.exists() for p in broker_paths(root, name)[:3])
 
 
-def template_meta(name: str, root: Path) -> dict[str, Any]:
-    """The ``ccxt_meta`` answer: ccxt's metadata of the exchange, empty if ccxt lacks it."""
+def template_meta(name: str, root: Path, *, pairs: list[str] | None = None) -> dict[str, Any]:
+    """The ``ccxt_meta`` answer: ccxt's metadata of the exchange, empty if ccxt lacks it.
+
+    ``pairs`` (those of the replay data the broker gets) are the default pairs, if given."""
     info = ccxt_metadata.lookup(name)
     if info is None:
         return {}
@@ -129,7 +131,7 @@ def template_meta(name: str, root: Path) -> dict[str, Any]:
         "has": info.has,
         "profile": ccxt_metadata.profile(name),
     }
-    pairs = default_pairs(name, root)
+    pairs = pairs or default_pairs(name, root)
     if pairs:
         meta["default_pairs"] = pairs
     return meta
@@ -213,6 +215,7 @@ def generate_many(
     """
     import copier
 
+    from scaffolder.harness.corpus import seed_new_broker
     from scaffolder.jinja_cache import compiled_templates_cached
 
     root = root.resolve()
@@ -235,7 +238,9 @@ def generate_many(
                 progress(index, len(brokers), name)
             with _naming(name, len(brokers)):
                 out = scratch / f"render-{index}"
-                answers = {**(data or {}), "name": name, "ccxt_meta": template_meta(name, root)}
+                seeded = seed_new_broker(name, root, data or {}, scratch / f"corpus-{index}")
+                meta = template_meta(name, root, pairs=seeded[1] if seeded else None)
+                answers = {**(data or {}), "name": name, "ccxt_meta": meta}
                 try:
                     copier.run_copy(
                         str(template),
@@ -250,6 +255,8 @@ def generate_many(
                 except (ValueError, copier.errors.CopierError) as exc:
                     raise UsageError(f"the template refused the answers: {exc}") from exc
                 _check_rendered(out, name)
+                if seeded:  # replay data from the bundled corpus (scaffolder/corpus/)
+                    shutil.copytree(seeded[0], out / "cassettes" / name, dirs_exist_ok=True)
                 _finish_answers(out / "brokers" / name / ".copier-answers.yml", version)
                 rendered[name] = _stage(out, staged)
         _format_python(staged, root)

@@ -19,10 +19,10 @@ from tests.scaffolder.test_generate import git, make_project
 
 SCAFFOLDER = Path(sys.executable).with_name("scaffolder")
 
-#: (name, integration, sandbox, cassettes, template) as ``list --json`` reports them.
+#: (name, integration, sandbox) as ``list --json`` reports them; cassettes are counted on disk.
 BROKERS = [
-    {"name": "binance", "integration": "ccxt", "sandbox": True, "cassettes": 2},
-    {"name": "kraken", "integration": "ccxt", "sandbox": False, "cassettes": 0},
+    {"name": "binance", "integration": "ccxt", "sandbox": True},
+    {"name": "kraken", "integration": "ccxt", "sandbox": False},
     {"name": "myexchange", "integration": "rest", "sandbox": True, "cassettes": 0},
 ]
 
@@ -67,17 +67,23 @@ def complete(cwd: Path, words: str) -> list[str]:
 # -- list -------------------------------------------------------------------------------------
 
 
+def on_disk(project: Path, name: str) -> int:
+    """Cassettes of a broker: its own, or those ``scaffolder new`` took from the corpus."""
+    return len(list((project / "cassettes" / name).rglob("*.yaml")))
+
+
 def test_list_json_describes_every_broker(project, monkeypatch):
     rows = json.loads(run(project, monkeypatch, "list", "--json"))
-    assert rows == [{**row, "template": "untracked"} for row in BROKERS]
+    expected = [{**row, "cassettes": on_disk(project, row["name"])} for row in BROKERS]
+    assert rows == [{**row, "template": "untracked"} for row in expected]
 
 
 def test_list_prints_an_aligned_table(project, monkeypatch):
     lines = run(project, monkeypatch, "list").splitlines()
     assert [line.split() for line in lines] == [
         ["name", "integration", "sandbox", "cassettes", "template"],
-        ["binance", "ccxt", "yes", "2", "untracked"],
-        ["kraken", "ccxt", "no", "none", "untracked"],
+        ["binance", "ccxt", "yes", str(on_disk(project, "binance")), "untracked"],
+        ["kraken", "ccxt", "no", str(on_disk(project, "kraken")), "untracked"],
         ["myexchange", "rest", "yes", "none", "untracked"],
     ]
     header = lines[0]
