@@ -26,6 +26,7 @@ from brokers.json_positions import (
     nesting_offset,
     pointer_of,
 )
+from brokers.redaction import hidden
 
 if TYPE_CHECKING:
     from brokers.retry import RetryPolicy
@@ -534,7 +535,7 @@ def _kind(value: Any) -> str:
 
 def _show(value: Any, *, secret: bool = False) -> str:
     if secret and isinstance(value, str) and value and not ENV_REFERENCE.fullmatch(value):
-        return f"the value ({len(value)} characters, hidden)"
+        return hidden(value)
     text = json.dumps(value) if not isinstance(value, (dict, list)) else _kind(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

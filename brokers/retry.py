@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from brokers.errors import BrokerError, RateLimitError, map_exception
+from brokers.redaction import redact
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -86,9 +87,9 @@ def call_with_retry(
             wait = policy.delay(attempt - 1, error)
             log.warning(
                 "%s failed (%s: %s); retry %d/%d in %.2fs",
-                describe,
+                redact(describe),
                 type(error).__name__,
-                error,
+                redact(str(error)),
                 attempt,
                 policy.max_attempts - 1,
                 wait,
