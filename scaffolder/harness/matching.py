@@ -12,6 +12,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from brokers.redaction import MASK, high_entropy, is_auth_name
 from scaffolder.harness.signed_requests import AuthScheme, scheme_for
 
 
@@ -23,12 +24,18 @@ def _body_text(body: Any) -> str:
     return str(body)
 
 
+def _secret_valued(key: str, value: Any) -> bool:
+    """A value the scrubber masks by its look (a key-like value under an auth-like name), or
+    masked already: it never decides a match."""
+    return isinstance(value, str) and (value == MASK or (is_auth_name(key) and high_entropy(value)))
+
+
 def meaningful_params(request: Any, scheme: AuthScheme) -> dict[str, Any]:
     """Query and body parameters that decide a match: names lower-cased, volatile ones gone."""
     ignored = scheme.volatile_params | scheme.secret_params
     params: dict[str, Any] = {}
     for key, value in parse_qsl(urlsplit(request.uri).query, keep_blank_values=True):
-        if key.lower() not in ignored:
+        if key.lower() not in ignored and not _secret_valued(key, value):
             params[f"q:{key}"] = value
     text = _body_text(request.body).strip()
     if text.startswith(("{", "[")):
@@ -37,12 +44,18 @@ def meaningful_params(request: Any, scheme: AuthScheme) -> dict[str, Any]:
         except ValueError:
             document = text
         if isinstance(document, dict):
-            params.update({f"b:{k}": v for k, v in document.items() if k.lower() not in ignored})
+            params.update(
+                {
+                    f"b:{k}": v
+                    for k, v in document.items()
+                    if k.lower() not in ignored and not _secret_valued(k, v)
+                }
+            )
         else:
             params["b:"] = document
     elif text:
         for key, value in parse_qsl(text, keep_blank_values=True):
-            if key.lower() not in ignored:
+            if key.lower() not in ignored and not _secret_valued(key, value):
                 params[f"b:{key}"] = value
     for header in scheme.payload_headers:
         payload = _header(request, header)
