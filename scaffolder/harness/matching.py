@@ -30,6 +30,20 @@ def _secret_valued(key: str, value: Any) -> bool:
     return isinstance(value, str) and (value == MASK or (is_auth_name(key) and high_entropy(value)))
 
 
+def _without_secrets(value: Any, ignored: frozenset[str]) -> Any:
+    """A JSON body with its volatile and secret members removed, at any depth (a batch body
+    is a list of signed objects)."""
+    if isinstance(value, dict):
+        return {
+            k: _without_secrets(v, ignored)
+            for k, v in value.items()
+            if str(k).lower() not in ignored and not _secret_valued(str(k), v)
+        }
+    if isinstance(value, list):
+        return [_without_secrets(v, ignored) for v in value]
+    return value
+
+
 def meaningful_params(request: Any, scheme: AuthScheme) -> dict[str, Any]:
     """Query and body parameters that decide a match: names lower-cased, volatile ones gone."""
     ignored = scheme.volatile_params | scheme.secret_params
@@ -43,14 +57,9 @@ def meaningful_params(request: Any, scheme: AuthScheme) -> dict[str, Any]:
             document = json.loads(text)
         except ValueError:
             document = text
+        document = _without_secrets(document, ignored)
         if isinstance(document, dict):
-            params.update(
-                {
-                    f"b:{k}": v
-                    for k, v in document.items()
-                    if k.lower() not in ignored and not _secret_valued(k, v)
-                }
-            )
+            params.update({f"b:{k}": v for k, v in document.items()})
         else:
             params["b:"] = document
     elif text:

@@ -292,3 +292,17 @@ def test_a_scrubbed_binance_request_still_matches_the_live_one():
     recorded = Scrubber("binance", SECRETS).request(live())
     assert_nowhere(dump(recorded))
     make_matcher("binance")(recorded, live())
+
+
+def test_a_json_array_body_holding_equals_signs_stays_json():
+    """A batch body like ``["symbol=BTCUSDT", ...]`` used to be taken for a form and
+    URL-encoded, so the recorded request no longer matched the live one."""
+    body = json.dumps([{"symbol": "BTCUSDT", "note": "a=b"}, "side=BUY", {"sign": SIGNATURE}])
+    request = Request("POST", "https://api.example.com/v1/batch", body.encode(), {})
+    Scrubber(None, SECRETS).request(request)
+    assert json.loads(request.body) == [
+        {"symbol": "BTCUSDT", "note": "a=b"},
+        "side=BUY",
+        {"sign": MASK},
+    ]
+    make_matcher(None)(request, Request("POST", "https://api.example.com/v1/batch", body, {}))
