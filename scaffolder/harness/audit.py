@@ -109,8 +109,10 @@ def read_cassette_yaml(text: str) -> Any:
     return deserialize(text)
 
 
-def audit_file(path: Path, secrets: Mapping[str, str]) -> list[Finding]:
-    """Findings in one cassette (or snapshot) file."""
+def audit_file(
+    path: Path, secrets: Mapping[str, str], scheme: AuthScheme | None = None
+) -> list[Finding]:
+    """Findings in one cassette (or snapshot) file (``scheme``: see :func:`audit`)."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -129,7 +131,7 @@ def audit_file(path: Path, secrets: Mapping[str, str]) -> list[Finding]:
         return [*findings, Finding(name, "file", f"is not a vcrpy cassette: {problem}")]
     texts = [text]
     findings: list[Finding] = []
-    scheme = _scheme_of(path)
+    scheme = scheme or _scheme_of(path)
     for index, interaction in enumerate(document.get("interactions") or []):
         try:
             request = interaction["request"]
@@ -329,10 +331,19 @@ def _broker_scheme(name: str) -> AuthScheme:
 
 
 def audit(
-    paths: Iterable[Path], root: Path, env: Mapping[str, str] | None = None
+    paths: Iterable[Path],
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    broker: str | None = None,
 ) -> tuple[int, list[Finding]]:
-    """Audit every cassette under ``paths``: (files scanned, findings)."""
+    """Audit every cassette under ``paths``: (files scanned, findings).
+
+    ``broker`` names whose auth scheme applies (a recording's scratch folder); by default each
+    file gets the scheme of the broker whose ``cassettes/<name>/`` holds it.
+    """
     secrets = credential_values(root, env)
     files = cassette_files(paths)
-    findings = [f for path in files for f in audit_file(path, secrets)]
+    scheme = _broker_scheme(broker) if broker else None
+    findings = [f for path in files for f in audit_file(path, secrets, scheme)]
     return len(files), findings
