@@ -50,6 +50,7 @@ from brokers.config import (
 )
 from brokers.errors import AuthenticationError, BrokerError, ConfigError, map_exception
 from brokers.redaction import Redactor as _Redactor
+from brokers.redaction import redact
 from brokers.retry import NO_RETRY
 from brokers.signing import mask
 from scaffolder.errors import UsageError
@@ -126,7 +127,7 @@ class DoctorReport:
             {
                 "broker": self.broker,
                 "config": self.config,
-                "via": self.via,
+                "via": redact(self.via) if self.via else None,
                 "ok": self.ok,
                 "exit_code": self.exit_code,
                 "checks": [c.as_dict() for c in self.checks],

@@ -145,3 +145,15 @@ def test_record_via_a_proxy_with_a_password_never_prints_it(tmp_path, monkeypatc
     assert result.exit_code == 1, result.output
     assert "via http://user:***@127.0.0.1:9" in result.output
     assert_clean(result.output)
+
+
+@pytest.mark.parametrize("as_json", [[], ["--json"]], ids=["text", "json"])
+def test_doctor_via_a_proxy_with_a_password_never_prints_it(tmp_path, monkeypatch, as_json):
+    (tmp_path / "config" / "brokers").mkdir(parents=True)
+    shutil.copy(ROOT / "config" / "brokers" / "binance.json", tmp_path / "config" / "brokers")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BINANCE_API_KEY", "CANARY-K-0000")
+    monkeypatch.setenv("BINANCE_API_SECRET", "CANARY-S-0000")
+    result = CliRunner().invoke(main, ["doctor", "binance", "--via", PROXY, *as_json])
+    assert "http://user:***@127.0.0.1:9" in result.output, result.output
+    assert_clean(result.output)
