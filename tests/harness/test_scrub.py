@@ -306,3 +306,25 @@ def test_a_json_array_body_holding_equals_signs_stays_json():
         {"sign": MASK},
     ]
     make_matcher(None)(request, Request("POST", "https://api.example.com/v1/batch", body, {}))
+
+
+def test_what_the_scrubber_masks_beyond_the_matchers_table_still_matches_on_replay():
+    """The scrubber masks by the broker's declared scheme and by look; the matcher of a broker
+    outside its table knows neither, so the mask matches whatever the replay sends there."""
+    from scaffolder.harness.signed_requests import AuthScheme
+
+    declared = AuthScheme(secret_params=frozenset({"accesskeyid", "signaturemethod"}))
+    token = "CANARYa8Kq3Zr7Tm2Wx9Pn4Lb6Vc1Hd5Jf0Gs8Yt3Ue7Ri2Oo6Ap1Sk9Dl4Fm"
+
+    def live(key: str, access: str, symbol: str = "btcusdt") -> Request:
+        query = urlencode({"AccessKeyId": key, "SignatureMethod": "HmacSHA256", "symbol": symbol})
+        body = json.dumps({"auth": {"accessToken": access}, "amount": "1"})
+        return Request("POST", f"https://api.example.com/v1/order?{query}", body, {})
+
+    recorded = Scrubber("freshccxt", [], scheme=declared).request(live("REALKEY", token))
+    assert query(recorded)["AccessKeyId"] == MASK
+    assert json.loads(recorded.body)["auth"]["accessToken"] == MASK
+    matcher = make_matcher("freshccxt")
+    matcher(recorded, live("CANARYKEY", "CANARY-TOKEN"))
+    with pytest.raises(AssertionError, match="symbol"):
+        matcher(recorded, live("CANARYKEY", "CANARY-TOKEN", symbol="ethusdt"))
