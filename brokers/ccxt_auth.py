@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import importlib
+import importlib.util
 import json
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from brokers.config import cache_dir, write_cache_file
 from brokers.signing import AuthNames
 
 #: Canary credentials every ccxt exchange accepts for signing: base64 (Kraken decodes its
@@ -48,7 +52,50 @@ _VOLATILE = re.compile(r"(?i)time|nonce|recv|expire")
 def ccxt_auth_names(exchange_id: str) -> AuthNames:
     """The auth headers and parameters ccxt's ``exchange_id`` adds when it signs a request;
     empty when the exchange cannot be probed offline (the harness then falls back to its
-    generic names and the audit's value rules)."""
+    generic names and the audit's value rules).
+
+    Answers are cached under :func:`brokers.config.cache_dir`, keyed by the installed ccxt and
+    this module, so the cassette audit (a pre-commit hook) does not import ccxt once it knows.
+    """
+    path = _cache_path()
+    cached = _read_cache(path) if path else {}
+    if exchange_id in cached:
+        entry = cached[exchange_id]
+        return AuthNames.of(entry["headers"], entry["params"], entry["volatile_params"])
+    names = _probe_any(exchange_id)
+    if path is not None:
+        cached[exchange_id] = {
+            "headers": sorted(names.headers),
+            "params": sorted(names.params),
+            "volatile_params": sorted(names.volatile_params),
+        }
+        write_cache_file(path, json.dumps(cached, indent=1, sort_keys=True))
+    return names
+
+
+def _cache_path() -> Path | None:
+    """The cache file for the installed ccxt (found, not imported) and this module's code."""
+    spec = importlib.util.find_spec("ccxt")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        stat = Path(spec.origin).stat()
+        code = Path(__file__).read_bytes()
+    except OSError:
+        return None
+    key = hashlib.sha256(f"{spec.origin}:{stat.st_size}:{stat.st_mtime_ns}:".encode() + code)
+    return cache_dir() / f"ccxt-auth-{key.hexdigest()[:16]}.json"
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _probe_any(exchange_id: str) -> AuthNames:
     for key in (_CANARY, f"account-{_CANARY}"):  # Gemini signs only with account-... keys
         try:
             return _probe(exchange_id, {**_CANARY_CREDENTIALS, "apiKey": key})

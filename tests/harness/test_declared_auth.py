@@ -139,3 +139,27 @@ def test_a_generated_ccxt_broker_is_scrubbed_of_what_ccxt_signs_with(tmp_path, e
         "bfx-signature": "SCRUBBED",
         "bfx-nonce": "SCRUBBED",
     }
+
+
+def test_what_ccxt_signs_with_is_cached_so_the_audit_need_not_import_ccxt(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys\n"
+        "from brokers.ccxt_auth import ccxt_auth_names\n"
+        "names = ccxt_auth_names('kraken')\n"
+        "print(json.dumps([sorted(names.headers), 'ccxt' in sys.modules]))\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(2)
+    ]
+    assert runs == [[["api-key", "api-sign"], True], [["api-key", "api-sign"], False]]
+    assert len(list((tmp_path / "broker-scaffolder").glob("ccxt-auth-*.json"))) == 1
