@@ -71,9 +71,19 @@ class Scrubber:
         values = {s for s in secrets if s}
         #: The credentials themselves, and every spelling of them, longest first.
         self.values = frozenset(form for value in values for form in encoded_forms(value))
-        #: The forms masked inside any text (short ones only in whole fields, below).
+        #: The forms masked inside any text: those of credentials long enough not to occur in
+        #: ordinary text by chance (the hex of a 3-character secret could be part of a price);
+        #: short credentials are masked only in whole fields (:meth:`mask_field`).
         self.secrets = sorted(
-            (form for form in self.values if len(form) >= SUBSTRING_MIN), key=len, reverse=True
+            {
+                form
+                for value in values
+                if len(value) >= SUBSTRING_MIN
+                for form in encoded_forms(value)
+                if len(form) >= SUBSTRING_MIN
+            },
+            key=len,
+            reverse=True,
         )
 
     # -- values ----------------------------------------------------------------------------

@@ -328,3 +328,17 @@ def test_what_the_scrubber_masks_beyond_the_matchers_table_still_matches_on_repl
     matcher(recorded, live("CANARYKEY", "CANARY-TOKEN"))
     with pytest.raises(AssertionError, match="symbol"):
         matcher(recorded, live("CANARYKEY", "CANARY-TOKEN", symbol="ethusdt"))
+
+
+def test_a_short_credential_is_masked_where_it_stands_whole_and_nowhere_else():
+    """ "abc" is 616263 in hex: masking that inside text would corrupt a price."""
+    request = Request(
+        "POST",
+        "https://api.example.com/v1/order?price=1616263.5&symbol=abc",
+        json.dumps({"passphrase_hint": "x", "note": "abc", "auth": "abc"}),
+        {"X-Pass": "abc", "X-Other": "abcdef"},
+    )
+    Scrubber(None, ["abc"]).request(request)
+    assert query(request) == {"price": "1616263.5", "symbol": "abc"}
+    assert request.headers == {"X-Pass": MASK, "X-Other": "abcdef"}
+    assert json.loads(request.body) == {"passphrase_hint": "x", "note": "abc", "auth": MASK}
