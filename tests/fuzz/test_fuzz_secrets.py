@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from vcr.request import Request
