@@ -119,7 +119,7 @@ def audit_file(
     except (OSError, UnicodeDecodeError) as exc:
         return [Finding(name, "file", f"cannot be read as text ({exc})")]
     if path.suffix == ".json":
-        return _value_findings(name, secrets, [text])
+        return [*_value_findings(name, secrets, [text]), *_audit_snapshot(name, text)]
     try:
         document = read_cassette_yaml(text)
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
@@ -156,6 +156,19 @@ def _value_findings(name: str, secrets: Mapping[str, str], texts: list[str]) -> 
         Finding(name, "content", f"contains the value of ${var} (or an encoding of it)")
         for var, value in secrets.items()
         if _found_in(value, texts)
+    ]
+
+
+def _audit_snapshot(name: str, text: str) -> list[Finding]:
+    """A markets snapshot or scenario (JSON): values that look like keys, by the field rule."""
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return []  # replay names a corrupt snapshot; the audit looks for secrets only
+    return [
+        Finding(name, f"field {key}", LOOKS_SECRET)
+        for key, value in _json_leaves(document, "")
+        if _key_like(key.rsplit(".", 1)[-1], value)
     ]
 
 

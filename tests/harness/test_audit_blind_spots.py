@@ -182,3 +182,10 @@ def test_the_scrubber_masks_every_planted_form_before_it_is_written():
     Scrubber(None, []).response(response)
     assert KEY_SHAPED not in json.dumps(response)
     assert json.loads(response["body"]["string"])["price"] == "1"
+
+
+def test_a_key_shaped_value_in_a_scenario_file_is_found_without_the_variables(audit, tmp_path):  # noqa: F811
+    path = tmp_path / "contract.json"
+    path.write_text(json.dumps({"calls": {"get_balance": {"kwargs": {"memo": KEY_SHAPED}}}}))
+    code, output = audit(str(path))
+    assert code == 1 and "field calls.get_balance.kwargs.memo: looks like a key" in output
