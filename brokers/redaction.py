@@ -31,6 +31,9 @@ URLSAFE = str.maketrans("+/", "-_")
 #: Values shorter than this are masked only where they stand whole (a parameter, a header, a
 #: JSON string, a token between separators), never as a bare substring of other text.
 SUBSTRING_MIN = 6
+#: Values shorter than this are not taken for credentials at all: no exchange issues such keys,
+#: and a placeholder like ``x`` would otherwise be "found" all over a cassette.
+SHORTEST = 4
 
 #: Names (parameters, headers, JSON keys) that carry credentials or signatures.
 _AUTH_NAME = re.compile(
@@ -72,8 +75,9 @@ def _lower_percent(text: str) -> str:
 
 def encoded_forms(value: str) -> set[str]:
     """Every spelling of ``value`` worth looking for: raw, URL- and path-encoded (upper- and
-    lower-case escapes), hex of its UTF-8 bytes (both cases) and its base64 forms."""
-    if not value:
+    lower-case escapes), hex of its UTF-8 bytes (both cases) and its base64 forms; none for a
+    value shorter than :data:`SHORTEST`."""
+    if len(value) < SHORTEST:
         return set()
     forms = {value, quote(value, safe=""), quote_plus(value), quote(value, safe="/")}
     forms |= {_lower_percent(form) for form in list(forms)}

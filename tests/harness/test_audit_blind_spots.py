@@ -189,3 +189,10 @@ def test_a_key_shaped_value_in_a_scenario_file_is_found_without_the_variables(au
     path.write_text(json.dumps({"calls": {"get_balance": {"kwargs": {"memo": KEY_SHAPED}}}}))
     code, output = audit(str(path))
     assert code == 1 and "field calls.get_balance.kwargs.memo: looks like a key" in output
+
+
+def test_a_placeholder_of_a_few_characters_is_not_taken_for_a_credential(audit, order, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("BINANCE_API_KEY", "x")
+    path, document = order
+    code, output = findings(audit, path, document)
+    assert code == 0, output

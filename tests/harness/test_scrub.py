@@ -331,14 +331,14 @@ def test_what_the_scrubber_masks_beyond_the_matchers_table_still_matches_on_repl
 
 
 def test_a_short_credential_is_masked_where_it_stands_whole_and_nowhere_else():
-    """ "abc" is 616263 in hex: masking that inside text would corrupt a price."""
+    """ "abcd" is 61626364 in hex: masking that inside other text would corrupt an order id."""
     request = Request(
         "POST",
-        "https://api.example.com/v1/order?price=1616263.5&symbol=abc",
-        json.dumps({"passphrase_hint": "x", "note": "abc", "auth": "abc"}),
-        {"X-Pass": "abc", "X-Other": "abcdef"},
+        "https://api.example.com/v1/order?orderId=7616263649&symbol=abcd",
+        json.dumps({"passphrase_hint": "x", "note": "abcd", "auth": "abcd"}),
+        {"X-Pass": "abcd", "X-Other": "abcdef"},
     )
-    Scrubber(None, ["abc"]).request(request)
-    assert query(request) == {"price": "1616263.5", "symbol": "abc"}
+    Scrubber(None, ["abcd"]).request(request)
+    assert query(request) == {"orderId": "7616263649", "symbol": "abcd"}
     assert request.headers == {"X-Pass": MASK, "X-Other": "abcdef"}
-    assert json.loads(request.body) == {"passphrase_hint": "x", "note": "abc", "auth": MASK}
+    assert json.loads(request.body) == {"passphrase_hint": "x", "note": "abcd", "auth": MASK}
