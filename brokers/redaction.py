@@ -37,7 +37,7 @@ SHORTEST = 4
 
 #: Names (parameters, headers, JSON keys) that carry credentials or signatures.
 _AUTH_NAME = re.compile(
-    r"(?i)(?:sign|\bsig\b|hmac|secret|passphrase|password|passwd|token|auth|credential|"
+    r"(?i)(?:sign|\bsig\b|sig$|hmac|secret|passphrase|password|passwd|token|auth|credential|"
     r"api[-_]?key|apikey|access[-_]?key|private[-_]?key|\bkey\b|key$|cookie|session)"
 )
 #: ``name=value`` in a URL or a form whose value is never shown.
