@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from brokers.config import ENV_REFERENCE, Problem, env_references
+from brokers.config import ENV_REFERENCE, Problem
 from brokers.json_positions import locate, pointer_of
 from brokers.redaction import hidden, is_auth_name
 
@@ -38,17 +38,20 @@ _ACTIVE_SCHEME = re.compile(r"(?i)^\s*(?:javascript|data|vbscript|file)\s*:")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Characters allowed in the description (and nowhere else) among the control characters.
 _DESCRIPTION_CONTROLS = frozenset("\t\n")
+#: Control characters (category Cc) and surrogates (Cs).
+_SUSPECT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def content_problems(document: Any, text: str) -> list[Problem]:
     """Every content rule broken by ``document`` (parsed from ``text``), located in ``text``."""
     if not isinstance(document, dict):
         return []
+    nodes = list(_walk(document))
     problems = [
-        *_character_problems(document),
-        *_url_problems(document),
-        *_custom_secret_problems(document),
-        *_env_problems(document),
+        *_character_problems(nodes),
+        *_url_problems(nodes),
+        *_custom_secret_problems(document, nodes),
+        *_env_problems(document, nodes),
     ]
     return [Problem(p.pointer, p.message, p.rule, *locate(text, p.pointer)) for p in problems]
 
@@ -67,7 +70,8 @@ def _walk(
 
 
 def _bad_character(text: str, allowed: frozenset[str] = frozenset()) -> str | None:
-    for char in text:
+    for match in _SUSPECT.finditer(text):  # a regex first: most strings hold none
+        char = match.group(0)
         category = unicodedata.category(char)
         if category == "Cs":
             return f"a lone surrogate (U+{ord(char):04X}), which is not text"
@@ -76,8 +80,11 @@ def _bad_character(text: str, allowed: frozenset[str] = frozenset()) -> str | No
     return None
 
 
-def _character_problems(document: dict[str, Any]) -> Iterator[Problem]:
-    for path, value in _walk(document):
+Nodes = list[tuple[tuple[str | int, ...], Any]]
+
+
+def _character_problems(nodes: Nodes) -> Iterator[Problem]:
+    for path, value in nodes:
         if path and isinstance(path[-1], str):
             bad = _bad_character(path[-1])
             if bad:
@@ -102,8 +109,8 @@ def _is_url_position(path: tuple[str | int, ...]) -> bool:
     return "urls" in keys[1:] or bool(_URL_KEY.search(keys[-1]))
 
 
-def _url_problems(document: dict[str, Any]) -> Iterator[Problem]:
-    for path, value in _walk(document):
+def _url_problems(nodes: Nodes) -> Iterator[Problem]:
+    for path, value in nodes:
         if not isinstance(value, str) or not path or path == ("$schema",):
             continue
         shown = value.strip()[:40]
@@ -124,13 +131,12 @@ def _url_problems(document: dict[str, Any]) -> Iterator[Problem]:
                 )
 
 
-def _custom_secret_problems(document: dict[str, Any]) -> Iterator[Problem]:
-    custom = document.get("custom_settings")
-    if not isinstance(custom, dict):
-        return
+def _custom_secret_problems(document: dict[str, Any], nodes: Nodes) -> Iterator[Problem]:
     prefix = _prefix(document) or "BROKER_"
-    for path, value in _walk(custom, ("custom_settings",)):
-        key = path[-1] if path else ""
+    for path, value in nodes:
+        if len(path) < 2 or path[0] != "custom_settings":
+            continue
+        key = path[-1]
         if (
             isinstance(key, str)
             and isinstance(value, str)
@@ -152,15 +158,21 @@ def _prefix(document: dict[str, Any]) -> str | None:
     return f"{name.upper()}_" if isinstance(name, str) and _NAME.match(name) else None
 
 
-def _env_problems(document: dict[str, Any]) -> Iterator[Problem]:
+def _env_problems(document: dict[str, Any], nodes: Nodes) -> Iterator[Problem]:
+    """``${VAR}`` references (as :func:`brokers.config.env_references` finds them) that are
+    neither the broker's own nor listed in ``allowed_env``."""
     prefix = _prefix(document)
     if prefix is None:
         return
     listed = document.get("allowed_env")
     allowed = {v for v in listed if isinstance(v, str)} if isinstance(listed, list) else set()
-    for pointer, variable in env_references(document):
-        if pointer == "/allowed_env" or pointer.startswith("/allowed_env/"):
-            continue
+    references = (
+        (pointer_of(path), match.group(1))
+        for path, value in nodes
+        if isinstance(value, str) and path and path[0] not in ("$schema", "allowed_env")
+        for match in ENV_REFERENCE.finditer(value)
+    )
+    for pointer, variable in references:
         if not variable.startswith(prefix) and variable not in allowed:
             yield Problem(
                 pointer,
