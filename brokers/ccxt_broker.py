@@ -45,6 +45,7 @@ from brokers.shapes import (
 )
 
 if TYPE_CHECKING:
+    from brokers.signing import AuthNames
     from brokers.streaming import TickerStream
 
 T = TypeVar("T")
@@ -91,6 +92,14 @@ class CcxtBroker(BaseBroker):
         self._markets_snapshot = markets
         self._sleep = sleep
         self._exchange: Any = None
+
+    @classmethod
+    def auth_names(cls) -> AuthNames:
+        """What ccxt's ``sign()`` for the exchange adds to a request (see
+        :mod:`brokers.ccxt_auth`): learnt offline, with canary credentials."""
+        from brokers.ccxt_auth import ccxt_auth_names
+
+        return ccxt_auth_names(cls.exchange_id or cls.name)
 
     # -- lifecycle -------------------------------------------------------------------------
     @property

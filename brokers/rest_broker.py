@@ -56,7 +56,7 @@ from brokers.shapes import (
     to_float,
     to_int,
 )
-from brokers.signing import Scheme, Signer
+from brokers.signing import AuthNames, Scheme, Signer
 from brokers.streaming import StreamReply
 
 if TYPE_CHECKING:
@@ -136,6 +136,19 @@ class RestBroker(BaseBroker):
         self._markets_snapshot = markets
         self.markets: dict[str, dict[str, Any]] = {}
         self._ws_request_ids = itertools.count(1)
+
+    @classmethod
+    def auth_names(cls) -> AuthNames:
+        """What the class's :class:`Signer` fills: its key header, and the signature and
+        timestamp of its scheme (headers, or query parameters)."""
+        return Signer(
+            api_key="",
+            secret="",
+            scheme=cls.signing_scheme,
+            key_header=cls.key_header,
+            signature_header=cls.signature_header,
+            timestamp_header=cls.timestamp_header,
+        ).auth_names()
 
     @property
     def url(self) -> str:

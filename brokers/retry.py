@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from brokers.errors import BrokerError, InvalidNonceError, RateLimitError, map_exception
 from brokers.profile import new_client_order_id
+from brokers.redaction import redact
 
 __all__ = [
     "NO_RETRY",
@@ -95,9 +96,9 @@ def call_with_retry(
             wait = policy.delay(attempt - 1, error)
             log.warning(
                 "%s failed (%s: %s); retry %d/%d in %.2fs",
-                describe,
+                redact(describe),
                 type(error).__name__,
-                error,
+                redact(str(error)),
                 attempt,
                 policy.max_attempts - 1,
                 wait,

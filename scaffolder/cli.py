@@ -35,7 +35,9 @@ FORMAT_OPTION = click.option(
 
 def fail(message: str, code: int = EXIT_FAIL) -> None:
     """Print ``message`` as one line on stderr and exit with ``code``."""
-    click.echo(f"error: {message}", err=True)
+    from brokers.redaction import redact
+
+    click.echo(f"error: {redact(message)}", err=True)
     sys.exit(code)
 
 
@@ -334,7 +336,9 @@ def record(name: str, allow_mainnet: bool, via: str | None, no_replay: bool, as_
     from scaffolder.harness.record import record as run_record
 
     def progress(message: str) -> None:
-        click.echo(f"[{name}] {message}", err=True)
+        from brokers.redaction import redact
+
+        click.echo(f"[{name}] {redact(message)}", err=True)
 
     report = run_record(
         name, _root(), allow_mainnet=allow_mainnet, via=via, progress=progress, replay=not no_replay

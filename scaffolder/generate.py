@@ -50,6 +50,8 @@ RESERVED_NAMES = frozenset(
         "signing",
         "streaming",
         "json_positions",
+        "redaction",
+        "ccxt_auth",
         "ccxt_broker",
         "rest_broker",
         "test",

@@ -18,6 +18,7 @@ from typing import Any
 from brokers.config import Problem, read_document, schema_problems
 from brokers.errors import ConfigError
 from brokers.json_positions import locate
+from scaffolder.config_checks import content_problems
 from scaffolder.errors import UsageError
 
 
@@ -109,8 +110,9 @@ def _located(problems: list[Problem], text: str) -> list[Problem]:
     return [Problem(p.pointer, p.message, p.rule, *locate(text, p.pointer)) for p in problems]
 
 
-def check_file(path: Path, *, semantic: bool = True) -> FileReport:
-    """Every problem in one config file (syntax, schema, then ccxt's metadata)."""
+def check_file(path: Path, *, semantic: bool = True, content: bool = True) -> FileReport:
+    """Every problem in one config file (syntax, schema, the content rules of
+    :mod:`scaffolder.config_checks`, then ccxt's metadata)."""
     report = FileReport(str(path))
     try:
         text, document = read_document(path)
@@ -120,6 +122,8 @@ def check_file(path: Path, *, semantic: bool = True) -> FileReport:
         )
         return report
     report.problems.extend(schema_problems(document, text))
+    if content:
+        report.problems.extend(content_problems(document, text))
     if semantic:
         report.problems.extend(semantic_problems(document, text))
     return report

@@ -94,12 +94,11 @@ def project_root_of(test_file: Path) -> Path:
 
 
 def load_scenario(root: Path, name: str) -> dict[str, Any] | None:
-    """The broker's recorded scenario, or None when nothing was recorded yet."""
-    path = root / "cassettes" / name / "contract.json"
-    if not path.exists():
-        return None
-    scenario: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return scenario
+    """The broker's recorded scenario, or None when nothing was recorded yet (see
+    :func:`scaffolder.harness.session.load_scenario`: a corrupt one names its file)."""
+    from scaffolder.harness.session import load_scenario as read_scenario
+
+    return read_scenario(root, name)
 
 
 class BrokerContract:

@@ -184,7 +184,7 @@ def record(
         )
         write_text_atomic(scratch / "contract.json", json.dumps(scenario, indent=2) + "\n")
         progress("auditing the cassettes for secrets")
-        _, findings = audit([scratch], root, env={**env})
+        _, findings = audit([scratch], root, env={**env}, broker=name)
         if findings:
             raise ScaffolderError(
                 "the recording was not written: the audit found secrets:\n"

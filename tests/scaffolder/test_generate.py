@@ -681,3 +681,11 @@ def test_the_longest_name_still_gives_ruff_clean_code(project, cli):
     for command in (["format", "--check"], ["check", "--ignore", "I001"]):
         done = subprocess.run([ruff, *command, *map(str, files)], cwd=project, capture_output=True)
         assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+
+
+def test_every_runtime_module_is_a_reserved_broker_name():
+    """A broker package named like a module of ``brokers`` would shadow it."""
+    from scaffolder.generate import RESERVED_NAMES
+
+    modules = {p.stem for p in (ROOT / "brokers").glob("*.py") if p.stem != "__init__"}
+    assert modules <= RESERVED_NAMES, sorted(modules - RESERVED_NAMES)
