@@ -400,6 +400,18 @@ class _Doctor:
             error = map_exception(exc, broker=self.name)
             self.add("broker", FAIL, f"{self.name} -> {target} does not build: {error}")
             return
+        if config.settings.testnet:
+            from scaffolder import testnet_guard
+
+            stray, hosts = testnet_guard.stray_urls(broker, self.via)
+            if stray:  # not built: no key goes to what may be the live exchange
+                self.add(
+                    "broker",
+                    FAIL,
+                    testnet_guard.describe(self.name, stray, hosts)
+                    + ": fix custom_settings or --via, or set settings.testnet to false",
+                )
+                return
         self.broker = broker
         via = f", via {self.via}" if self.via else ""
         self.add("broker", OK, f"{self.name} -> {target} ({what}{via})")

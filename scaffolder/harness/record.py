@@ -119,6 +119,8 @@ def record(
         )
     klass = broker_class(name)
     broker: Any = klass(config)
+    if not allow_mainnet:
+        _refuse_off_testnet(name, broker, via)
     aliases = redirect_exchange(broker.exchange, via) if via else {}
     progress(f"connecting to {name} and loading its markets" + (f" via {via}" if via else ""))
     broker.connect()
@@ -231,6 +233,20 @@ def record(
         progress("replaying the contract from the new cassettes")
         report.replay_exit_code = replay_contract(root, name)
     return report
+
+
+def _refuse_off_testnet(name: str, broker: Any, via: str | None) -> None:
+    """Refuse when the URLs the recording would use (overrides and ``via`` applied) are not
+    the exchange's testnet: ``settings.testnet`` alone does not prove where orders go."""
+    from scaffolder import testnet_guard
+
+    stray, hosts = testnet_guard.stray_urls(broker, via)
+    if stray:
+        raise UsageError(
+            testnet_guard.describe(name, stray, hosts)
+            + "; recording places and cancels a real order: pass --allow-mainnet if you "
+            "really mean it"
+        )
 
 
 def answered(exc: BrokerError) -> bool:
