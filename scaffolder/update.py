@@ -11,6 +11,7 @@ survive, conflicts are marked inline the way copier marks them), and copies the 
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import tarfile
@@ -32,6 +33,8 @@ from scaffolder.generate import (
 )
 
 CONFLICT_MARKER = "<<<<<<< before updating"
+#: A git object id: SHA-1 (40 hex digits) or SHA-256 (64).
+OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass
@@ -64,7 +67,7 @@ def _git(
 def _export_tree(root: Path, tree: str, into: Path) -> None:
     """Write the files of git tree ``tree`` (from ``root``'s repository) into ``into``."""
     try:
-        archive = _git(root, "archive", "--format=tar", tree).stdout
+        archive = _git(root, "archive", "--format=tar", "--end-of-options", tree).stdout
     except subprocess.CalledProcessError as exc:
         raise ScaffolderError(
             f"template version {tree[:12]} is not in this repository's history; regenerate the "
@@ -108,6 +111,18 @@ def _from_template(path: Path) -> bool:
     return path.name == ".copier-answers.yml" or path.suffix not in (".yaml", ".json")
 
 
+def _read_answers(path: Path, root: Path) -> dict[str, Any]:
+    """The broker's answers file as a mapping; a broken one is a usage error naming it."""
+    shown = path.relative_to(root)
+    try:
+        answers = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"{shown} cannot be read as YAML ({type(exc).__name__})") from exc
+    if not isinstance(answers, dict):
+        raise UsageError(f"{shown} holds no answers (a mapping of question: answer)")
+    return answers
+
+
 def update(name: str, root: Path, *, quiet: bool = True) -> UpdateReport:
     """Update broker ``name`` in ``root`` to the current template (see the module docstring)."""
     import copier
@@ -117,12 +132,18 @@ def update(name: str, root: Path, *, quiet: bool = True) -> UpdateReport:
     answers_path = root / "brokers" / name / ".copier-answers.yml"
     if not answers_path.exists():
         raise UsageError(f"no broker {name!r} with an answers file at {answers_path}")
-    answers: dict[str, Any] = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+    answers = _read_answers(answers_path, root)
     old = answers.get("_commit")
     new = template_version(root)
     if not old or not new:
         raise ScaffolderError(
             "updating needs the project in git and the broker's template version in its answers file"
+        )
+    if not isinstance(old, str) or not OBJECT_ID.fullmatch(old):
+        raise UsageError(
+            f"{answers_path.relative_to(root)}: _commit {str(old)[:80]!r} is not a template "
+            "version (a git tree id, 40 or 64 hex digits); restore the file from git, or "
+            f"regenerate the broker with `scaffolder new {name} --force`"
         )
     report = UpdateReport(name, str(old), new)
     if old == new:

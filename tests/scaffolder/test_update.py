@@ -7,7 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
+from scaffolder.cli import main
 from scaffolder.errors import UsageError
 from scaffolder.generate import generate
 from scaffolder.update import update
@@ -95,3 +98,64 @@ def test_conflicting_edits_are_marked_the_way_copier_marks_them(project: Path):
 def test_update_of_an_unknown_broker_is_a_usage_error(project: Path):
     with pytest.raises(UsageError, match="no broker 'nope'"):
         update("nope", project)
+
+
+# -- a hostile or broken answers file --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "commit",
+    ["--output=victim.txt", "-o victim.txt", "HEAD", "deadbeef", "g" * 40, "A" * 40 + "\n--x"],
+)
+def test_a_commit_that_is_not_a_hex_id_is_refused_and_no_file_is_touched(
+    project: Path, commit: str
+):
+    generate("kraken", project)
+    victim = project / "victim.txt"
+    victim.write_text("precious\n")
+    answers_path = project / "brokers" / "kraken" / ".copier-answers.yml"
+    answers = yaml.safe_load(answers_path.read_text())
+    answers["_commit"] = commit
+    answers_path.write_text(yaml.safe_dump(answers))
+    before = {
+        p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts
+    }
+    with pytest.raises(UsageError, match="_commit") as refused:
+        update("kraken", project)
+    assert ".copier-answers.yml" in str(refused.value)
+    assert victim.read_text() == "precious\n"
+    after = {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert after == before
+
+
+def test_the_cli_says_so_in_one_line_with_exit_2(project: Path, monkeypatch):
+    generate("kraken", project)
+    answers_path = project / "brokers" / "kraken" / ".copier-answers.yml"
+    answers_path.write_text(
+        answers_path.read_text().replace("_commit:", "_commit: --output=v.txt #")
+    )
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(main, ["update", "kraken"])
+    assert result.exit_code == 2, result.output
+    assert "_commit" in result.output and "Traceback" not in result.output
+    assert not (project / "v.txt").exists()
+
+
+@pytest.mark.parametrize("text", ["[unclosed", "- a list\n- not a mapping\n", "\x00"])
+def test_an_unreadable_answers_file_is_a_usage_error(project: Path, text: str):
+    generate("kraken", project)
+    (project / "brokers" / "kraken" / ".copier-answers.yml").write_text(text)
+    with pytest.raises(UsageError, match=r"\.copier-answers\.yml"):
+        update("kraken", project)
+
+
+def test_git_never_reads_a_tree_id_as_an_option(project: Path, tmp_path: Path):
+    """Defence in depth below the check: a value from a file is passed after --end-of-options."""
+    from scaffolder.errors import ScaffolderError
+    from scaffolder.update import _export_tree
+
+    victim = project / "victim.txt"
+    victim.write_text("precious\n")
+    with pytest.raises(ScaffolderError):
+        _export_tree(project, "--output=victim.txt", tmp_path / "out")
+    assert victim.read_text() == "precious\n"
