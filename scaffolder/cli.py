@@ -207,6 +207,11 @@ def update(name: str, as_json: bool) -> None:
         for path in report.conflicts:
             click.echo(f"  CONFLICT {path}: resolve the <<<<<<< markers", err=True)
     if report.conflicts:
+        click.echo(
+            f"{name} stays at template {report.from_version[:12]} until then: resolve, then run "
+            f"`scaffolder update {name}` again",
+            err=True,
+        )
         sys.exit(EXIT_FAIL)
 
 

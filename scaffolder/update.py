@@ -34,6 +34,9 @@ from scaffolder.generate import (
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 #: A git object id: SHA-1 (40 hex digits) or SHA-256 (64).
+#: In the answers file after an update with conflicts: the version the broker reaches once
+#: they are resolved (``_commit`` stays the version it came from until then).
+PENDING = "_update_pending"
 OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
@@ -123,6 +126,41 @@ def _read_answers(path: Path, root: Path) -> dict[str, Any]:
     return answers
 
 
+def _write_answers(path: Path, answers: dict[str, Any]) -> None:
+    write_text_atomic(
+        path,
+        "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
+        + yaml.safe_dump(answers, sort_keys=False),
+    )
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _finish_pending(
+    name: str, root: Path, answers_path: Path, answers: dict[str, Any], pending: Any
+) -> str:
+    """Complete an update that left conflicts, once none is left: the broker is now at the
+    version it was updated to (returned). Refused while a conflict marker remains."""
+    shown = _relative(answers_path, root)
+    if not isinstance(pending, str) or not OBJECT_ID.fullmatch(pending):
+        raise UsageError(f"{shown}: {PENDING} {str(pending)[:80]!r} is not a template version")
+    unresolved = [
+        _relative(f, root)
+        for f in _broker_files(root, name)
+        if CONFLICT_MARKER in f.read_text(encoding="utf-8", errors="replace")
+    ]
+    if unresolved:
+        raise ScaffolderError(
+            f"the update of {name} to template {pending[:12]} left conflicts in "
+            f"{', '.join(unresolved)}: resolve the <<<<<<< markers, then run "
+            f"`scaffolder update {name}` again"
+        )
+    _write_answers(answers_path, {**answers, "_commit": pending})
+    return pending
+
+
 def update(name: str, root: Path, *, quiet: bool = True) -> UpdateReport:
     """Update broker ``name`` in ``root`` to the current template (see the module docstring)."""
     import copier
@@ -145,6 +183,13 @@ def update(name: str, root: Path, *, quiet: bool = True) -> UpdateReport:
             "version (a git tree id, 40 or 64 hex digits); restore the file from git, or "
             f"regenerate the broker with `scaffolder new {name} --force`"
         )
+    pending = answers.pop(PENDING, None)
+    if pending is not None:
+        old = _finish_pending(name, root, answers_path, answers, pending)
+        if old == new:
+            return UpdateReport(
+                name, str(answers["_commit"]), new, changed=[_relative(answers_path, root)]
+            )
     report = UpdateReport(name, str(old), new)
     if old == new:
         return report
@@ -177,21 +222,20 @@ def update(name: str, root: Path, *, quiet: bool = True) -> UpdateReport:
             quiet=quiet,
             unsafe=False,
         )
-        final = yaml.safe_load(answers_copy.read_text(encoding="utf-8")) or {}
-        write_text_atomic(
-            answers_copy,
-            "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
-            + yaml.safe_dump(
-                {**final, "_src_path": TEMPLATE_RELPATH.as_posix(), "_commit": new}, sort_keys=False
-            ),
-        )
         shutil.rmtree(project / ".git")
+        for file in sorted(p for p in project.rglob("*") if p.is_file()):
+            relative = file.relative_to(project)
+            if CONFLICT_MARKER in file.read_text(encoding="utf-8", errors="replace"):
+                report.conflicts.append(relative.as_posix())
+        final = yaml.safe_load(answers_copy.read_text(encoding="utf-8")) or {}
+        final = {**final, "_src_path": TEMPLATE_RELPATH.as_posix(), "_commit": new}
+        if report.conflicts:  # not at the new template until they are resolved
+            final = {**final, "_commit": str(old), PENDING: new}
+        _write_answers(answers_copy, final)
         for file in sorted(p for p in project.rglob("*") if p.is_file()):
             relative = file.relative_to(project)
             current = root / relative
             if not current.exists() or current.read_bytes() != file.read_bytes():
                 report.changed.append(relative.as_posix())
-            if CONFLICT_MARKER in file.read_text(encoding="utf-8", errors="replace"):
-                report.conflicts.append(relative.as_posix())
         install_and_rewire(project, root, scratch / "backup", replace=True)
     return report

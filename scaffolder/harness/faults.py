@@ -99,6 +99,7 @@ EXPECTED_ERROR: dict[str, type[BrokerError]] = {
 #: Faults the exchange answers before executing anything: an order may be re-sent at once.
 REFUSED_BEFORE_EXECUTION: frozenset[str] = frozenset({"http_429", "http_429_no_retry_after"})
 
+
 @dataclass
 class Fault:
     """One rule of a plan: which requests fail, and how.
