@@ -52,7 +52,7 @@ from brokers.errors import AuthenticationError, BrokerError, ConfigError, map_ex
 from brokers.retry import NO_RETRY
 from brokers.signing import mask
 from scaffolder.errors import UsageError
-from scaffolder.harness.record import move_url, redirect_exchange
+from scaffolder.harness.record import check_via, move_url, redirect_exchange
 from scaffolder.validate import one_line
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -725,9 +725,7 @@ def run(
 
     check_name(name)
     if via is not None:
-        parts = urlsplit(via)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UsageError(f"--via {via!r} is not an http(s) URL like http://127.0.0.1:8765")
+        check_via(via)
     path = default_config_path(name, root)
     if not path.exists():
         from brokers.registry import available

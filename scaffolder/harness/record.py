@@ -50,10 +50,36 @@ class RecordReport:
     replay_exit_code: int | None = None
 
 
+def check_via(via: str) -> str:
+    """``via`` if it is an http(s) URL with a host (an optional path prefix); else UsageError.
+
+    Nothing is silently changed: an empty value, a missing scheme, a query or a fragment are
+    refused rather than ignored.
+    """
+    example = "like http://127.0.0.1:8765 (a path prefix is kept: http://proxy:8080/binance)"
+    try:
+        parts = urlsplit(via)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or via != via.strip()
+    ):
+        raise UsageError(f"--via {via!r} is not an http(s) URL {example}")
+    return via
+
+
 def move_url(url: str, via: str) -> str:
-    """``url`` with its scheme and host taken from ``via`` (the path and query kept)."""
+    """``url`` with its scheme and host taken from ``via``, under ``via``'s path if it has one
+    (the path and query of ``url`` kept)."""
     target, parts = urlsplit(via), urlsplit(url)
-    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+    path = target.path.rstrip("/") + parts.path
+    return urlunsplit((target.scheme, target.netloc, path, parts.query, parts.fragment))
 
 
 def redirect_exchange(exchange: Any, via: str) -> dict[str, str]:
@@ -106,6 +132,8 @@ def record(
 ) -> RecordReport:
     """Record ``name``'s contract traffic (see the module docstring)."""
     env = os.environ if env is None else env
+    if via is not None:
+        check_via(via)
     config_path = root / "config" / "brokers" / f"{name}.json"
     if not config_path.exists():
         raise UsageError(
