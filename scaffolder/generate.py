@@ -37,25 +37,33 @@ TEMPLATE_RELPATH = Path("templates") / "broker"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 #: The config schema's ``maxLength`` for ``name`` (longer names also overflow file names).
 MAX_NAME_LENGTH = 64
-#: Modules of the runtime a broker package would shadow.
-RESERVED_NAMES = frozenset(
-    {
-        "base",
-        "config",
-        "errors",
-        "registry",
-        "registered",
-        "retry",
-        "shapes",
-        "signing",
-        "streaming",
-        "json_positions",
-        "ccxt_broker",
-        "rest_broker",
-        "test",
-        "type",
+
+
+def _reserved_names() -> frozenset[str]:
+    """Names a broker package ``brokers/<name>/`` would shadow, derived from the runtime:
+    every module of ``brokers`` and every name the package itself defines or exports
+    (``create_broker``, ``available``, ``importlib``...): ``import brokers.<name>`` sets that
+    attribute of the package to the broker's subpackage."""
+    import pkgutil
+    import types
+
+    import brokers
+
+    modules = {m.name for m in pkgutil.iter_modules(brokers.__path__) if not m.ispkg}
+    namespace = vars(brokers)
+    defined = {
+        attr
+        for attr in dir(brokers)
+        if not (
+            isinstance(namespace.get(attr), types.ModuleType)
+            and namespace[attr].__name__.startswith("brokers.")
+        )
     }
-)
+    return frozenset(modules | defined | {"test", "type"})
+
+
+#: Names of the runtime a broker package would shadow (see :func:`_reserved_names`).
+RESERVED_NAMES = _reserved_names()
 
 
 @dataclass
@@ -92,7 +100,10 @@ def check_name(name: str) -> None:
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise UsageError(f"{name!r} is a Python keyword and cannot name a package; {allowed}")
     if name in RESERVED_NAMES:
-        raise UsageError(f"{name!r} is a module of the brokers runtime; {allowed}")
+        raise UsageError(
+            f"{name!r} is a name of the brokers runtime (brokers.{name}), which a broker "
+            f"package would shadow; {allowed}"
+        )
     if name in WINDOWS_DEVICE_NAMES:
         raise UsageError(
             f"{name!r} is a device name on Windows, where brokers/{name}/ cannot exist; {allowed}"
@@ -110,8 +121,21 @@ def broker_paths(root: Path, name: str) -> list[Path]:
 
 
 def exists(root: Path, name: str) -> bool:
-    """Whether a broker of that name is in the project (package or config)."""
-    return any(p.exists() for p in broker_paths(root, name)[:3])
+    """Whether a broker of that name is in the project: its package with its answers file.
+
+    Its config, test file or cassettes alone are not a broker: ``tests/brokers/test_x.py``
+    may be a test of the project's own (``test_ccxt_stream.py`` tests the runtime).
+    """
+    return (root / "brokers" / name / ".copier-answers.yml").is_file()
+
+
+def strangers(root: Path, name: str) -> list[Path]:
+    """Files in the places broker ``name`` would occupy while no such broker exists: the
+    project's own, never to be overwritten or deleted on that broker's account. (Its
+    cassettes may come first: ``scaffolder cassettes import-ccxt`` before ``new``.)"""
+    if exists(root, name):
+        return []
+    return [p for p in broker_paths(root, name)[:3] if p.exists() or p.is_symlink()]
 
 
 def template_meta(name: str, root: Path) -> dict[str, Any]:
@@ -220,6 +244,13 @@ def generate_many(
             check_name(name)
             if exists(root, name) and not force:
                 raise UsageError(f"broker {name!r} exists already; pass --force to replace it")
+            taken = strangers(root, name)
+            if taken:
+                raise UsageError(
+                    f"{taken[0].relative_to(root)} exists already but belongs to no broker "
+                    f"{name!r} (there is no brokers/{name}/.copier-answers.yml): --force does "
+                    "not replace it either; move it away or choose another name"
+                )
     template = root / TEMPLATE_RELPATH
     if not (template / "copier.yml").exists():
         raise ScaffolderError(

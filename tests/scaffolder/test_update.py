@@ -58,8 +58,8 @@ def test_update_brings_the_template_change_and_keeps_the_hand_edit(project: Path
     template = project / BROKER_TEMPLATE
     template.write_text(
         template.read_text().replace(
-            '    exchange_id = "{{ name }}"\n',
-            '    exchange_id = "{{ name }}"\n    template_v2 = True\n',
+            "    exchange_id = {{ name | tojson }}\n",
+            "    exchange_id = {{ name | tojson }}\n    template_v2 = True\n",
         )
     )
     git(project, "commit", "-q", "-am", "template v2")
@@ -87,7 +87,7 @@ def test_conflicting_edits_are_marked_the_way_copier_marks_them(project: Path):
     template = project / BROKER_TEMPLATE
     template.write_text(
         template.read_text().replace(
-            'exchange_id = "{{ name }}"', 'exchange_id = "{{ name }}"  # theirs'
+            "exchange_id = {{ name | tojson }}", "exchange_id = {{ name | tojson }}  # theirs"
         )
     )
     git(project, "add", "-A")
