@@ -54,6 +54,9 @@ def user_errors(fn: F) -> F:
             fail(str(exc), EXIT_FAIL)
         except KeyboardInterrupt:
             fail("interrupted; nothing was left half-written", 130)
+        except OSError as exc:  # a permission, a full disk: the file, not a traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}", EXIT_FAIL)
 
     return wrapper  # type: ignore[return-value]
 

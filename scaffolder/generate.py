@@ -444,17 +444,28 @@ def _finish_answers(path: Path, version: str | None) -> None:
 
 
 def remove(name: str, root: Path) -> list[Path]:
-    """Delete the broker's files and rewire; returns what was removed."""
+    """Delete the broker's files and rewire, all or nothing; returns what was removed.
+
+    Every place is first moved into a scratch directory in the project (a rename: same
+    filesystem), then the wiring is regenerated; if a move or the wiring fails, everything is
+    moved back and the wiring restored, so the registry never names a deleted broker.
+    """
     check_name(name)
     if not exists(root, name):
         raise UsageError(f"no broker {name!r} in {root}")
-    removed = []
-    for path in broker_paths(root, name):
-        if path.is_dir():
-            shutil.rmtree(path)
-            removed.append(path)
-        elif path.exists():
-            path.unlink()
-            removed.append(path)
-    rewire(root)
-    return removed
+    present = [p for p in broker_paths(root, name) if p.exists() or p.is_symlink()]
+    wiring = {p: p.read_bytes() if p.exists() else None for p in wiring_paths(root)}
+    with scratch_dir(root, ".scaffolder-") as scratch:
+        moved: list[tuple[Path, Path]] = []
+        try:
+            for index, path in enumerate(present):
+                keep = scratch / str(index)
+                os.replace(path, keep)
+                moved.append((keep, path))
+            rewire(root)
+        except BaseException:
+            for keep, path in reversed(moved):
+                os.replace(keep, path)
+            _restore(wiring)
+            raise
+    return present

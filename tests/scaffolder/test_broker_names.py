@@ -86,3 +86,74 @@ def test_cassettes_imported_before_new_are_kept(project):
     generate("kraken", project)
     assert (cassettes / "markets.json").read_text() == "{}\n"
     assert exists(project, "kraken")
+
+
+# -- remove is all or nothing ----------------------------------------------------------------
+
+
+def registered_names(project: Path) -> list[str]:
+    namespace: dict = {}
+    exec((project / "brokers" / "registered.py").read_text(encoding="utf-8"), namespace)
+    return sorted(namespace["BROKERS"])
+
+
+def fail_on(monkeypatch, target: Path) -> None:
+    """Removing or moving ``target`` raises PermissionError (as a read-only directory would)."""
+    import os
+
+    real_replace, real_unlink = os.replace, Path.unlink
+
+    def replace(src, dst, *args, **kwargs):
+        if Path(src) == target:
+            raise PermissionError(13, "Permission denied", str(src))
+        return real_replace(src, dst, *args, **kwargs)
+
+    def unlink(self, *args, **kwargs):
+        if self == target:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(Path, "unlink", unlink)
+
+
+@pytest.mark.parametrize("fault", ["config", "test file", "wiring"])
+def test_a_failure_half_way_through_remove_leaves_the_broker_whole(tmp_path, monkeypatch, fault):
+    project = make_project(tmp_path / "project")
+    generate("kraken", project)
+    before = listing(project)
+    if fault == "wiring":
+        import scaffolder.generate
+
+        def broken(root):
+            raise PermissionError(13, "Permission denied", str(root / ".env.example"))
+
+        monkeypatch.setattr(scaffolder.generate, "rewire", broken)
+    else:
+        relpath = (
+            "config/brokers/kraken.json" if fault == "config" else "tests/brokers/test_kraken.py"
+        )
+        fail_on(monkeypatch, project / relpath)
+    with pytest.raises(PermissionError):
+        remove("kraken", project)
+    monkeypatch.undo()
+    assert listing(project) == before
+    assert "kraken" in registered_names(project) and exists(project, "kraken")
+
+
+def test_remove_on_a_permission_error_is_one_line_and_exit_1(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from scaffolder.cli import main
+
+    project = make_project(tmp_path / "project")
+    generate("kraken", project)
+    before = listing(project)
+    fail_on(monkeypatch, project / "config" / "brokers" / "kraken.json")
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(main, ["remove", "kraken", "--yes"])
+    monkeypatch.undo()
+    assert result.exit_code == 1, result.output
+    assert "kraken.json" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert listing(project) == before
