@@ -356,6 +356,14 @@ class _Doctor:
         except BrokerError as exc:
             self.add("broker", FAIL, str(exc))
             return
+        except SyntaxError as exc:  # e.g. conflict markers left by a merge or an update
+            from scaffolder.errors import describe_syntax_error
+
+            self.add("broker", FAIL, f"{self.name} does not import: {describe_syntax_error(exc)}")
+            return
+        except Exception as exc:  # any other import failure: reported, never a traceback
+            self.add("broker", FAIL, f"{self.name} does not import: {type(exc).__name__}: {exc}")
+            return
         target = available().get(self.name, f"{klass.__module__}:{klass.__qualname__}")
         if self.config is None:
             self.add("broker", WARN, f"{self.name} -> {target}; not built: the config is invalid")
