@@ -427,6 +427,10 @@ def cassettes_import_ccxt(name: str, static_dir: Path, out: Path | None) -> None
     from scaffolder.harness.scenario import scenario_from_import
 
     scenario = scenario_from_import(name, target)
+    if target.resolve() == (root / "cassettes" / name).resolve():
+        from scaffolder.generate import note_cassettes
+
+        note_cassettes(root, name)
     click.echo(f"imported {len(report.imported)} case(s) for {name} into {target}")
     click.echo(f"contract calls covered: {', '.join(scenario['calls']) or 'none'}")
     for skipped in report.skipped:

@@ -11,6 +11,7 @@ in together and the wiring is regenerated once; if any fails, nothing is written
 
 from __future__ import annotations
 
+import json
 import keyword
 import logging
 import os
@@ -29,7 +30,7 @@ import yaml
 from brokers.config import read_document
 from scaffolder import ccxt_metadata
 from scaffolder.errors import ScaffolderError, UsageError
-from scaffolder.fs import install_tree, scratch_dir, write_bytes_atomic
+from scaffolder.fs import install_tree, scratch_dir, write_bytes_atomic, write_text_atomic
 from scaffolder.validate import check_file
 from scaffolder.wiring import rewire, wiring_paths
 
@@ -280,7 +281,9 @@ def generate_many(
                 except (ValueError, copier.errors.CopierError) as exc:
                     raise UsageError(f"the template refused the answers: {exc}") from exc
                 _check_rendered(out, name)
-                _finish_answers(out / "brokers" / name / ".copier-answers.yml", version)
+                _finish_answers(
+                    out / "brokers" / name / ".copier-answers.yml", version, recorded(root, name)
+                )
                 rendered[name] = _stage(out, staged)
         _format_python(staged, root)
         try:
@@ -425,8 +428,9 @@ def _check_rendered(out: Path, name: str) -> None:
             ) from exc
 
 
-def _finish_answers(path: Path, version: str | None) -> None:
-    """Make the answers file portable: the template path relative to the project, the version.
+def _finish_answers(path: Path, version: str | None, cassettes: str | None = None) -> None:
+    """Make the answers file portable: the template path relative to the project, the version,
+    and whether the broker has cassettes already (imported before it was generated).
 
     Written in place: the file is still in the scratch directory, moved in with the rest.
     """
@@ -438,9 +442,45 @@ def _finish_answers(path: Path, version: str | None) -> None:
         answers["_commit"] = version
     else:
         answers.pop("_commit", None)
-    header = "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
+    if cassettes:
+        answers[CASSETTES_KEY] = cassettes
+    write_answers(path, answers)
+
+
+ANSWERS_HEADER = "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
+#: In a broker's answers file: where its cassettes came from (``recorded``, ``ccxt-static``).
+#: A broker that has had cassettes fails its contract when they go missing, instead of
+#: skipping it as a broker that never had any does.
+CASSETTES_KEY = "_cassettes"
+
+
+def write_answers(path: Path, answers: Mapping[str, Any]) -> None:
+    """Write an answers file: copier's header, its ``_`` keys first, then the answers, sorted."""
     ordered = {k: answers[k] for k in sorted(answers, key=lambda k: (not k.startswith("_"), k))}
-    path.write_text(header + yaml.safe_dump(ordered, sort_keys=False), encoding="utf-8")
+    write_text_atomic(path, ANSWERS_HEADER + yaml.safe_dump(ordered, sort_keys=False))
+
+
+def recorded(root: Path, name: str) -> str | None:
+    """Where broker ``name``'s cassettes came from (its ``contract.json``), None without any."""
+    try:
+        scenario = json.loads(
+            (root / "cassettes" / name / "contract.json").read_text(encoding="utf-8")
+        )
+    except (OSError, ValueError):
+        return None
+    source = scenario.get("source") if isinstance(scenario, dict) else None
+    return str(source) if source else "recorded"
+
+
+def note_cassettes(root: Path, name: str) -> None:
+    """Record in the broker's answers file that it has cassettes (after record or import)."""
+    path = root / "brokers" / name / ".copier-answers.yml"
+    source = recorded(root, name)
+    if source is None or not path.is_file():
+        return
+    answers = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if isinstance(answers, dict) and answers.get(CASSETTES_KEY) != source:
+        write_answers(path, {**answers, CASSETTES_KEY: source})
 
 
 def remove(name: str, root: Path) -> list[Path]:

@@ -24,12 +24,14 @@ import yaml
 from scaffolder.errors import ScaffolderError, UsageError
 from scaffolder.fs import scratch_dir, write_text_atomic
 from scaffolder.generate import (
+    CASSETTES_KEY,
     TEMPLATE_RELPATH,
     broker_paths,
     check_name,
     install_and_rewire,
     template_meta,
     template_version,
+    write_answers,
 )
 
 CONFLICT_MARKER = "<<<<<<< before updating"
@@ -126,14 +128,6 @@ def _read_answers(path: Path, root: Path) -> dict[str, Any]:
     return answers
 
 
-def _write_answers(path: Path, answers: dict[str, Any]) -> None:
-    write_text_atomic(
-        path,
-        "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
-        + yaml.safe_dump(answers, sort_keys=False),
-    )
-
-
 def _relative(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
@@ -157,7 +151,7 @@ def _finish_pending(
             f"{', '.join(unresolved)}: resolve the <<<<<<< markers, then run "
             f"`scaffolder update {name}` again"
         )
-    _write_answers(answers_path, {**answers, "_commit": pending})
+    write_answers(answers_path, {**answers, "_commit": pending})
     return pending
 
 
@@ -229,9 +223,11 @@ def update(name: str, root: Path, *, quiet: bool = True) -> UpdateReport:
                 report.conflicts.append(relative.as_posix())
         final = yaml.safe_load(answers_copy.read_text(encoding="utf-8")) or {}
         final = {**final, "_src_path": TEMPLATE_RELPATH.as_posix(), "_commit": new}
+        if CASSETTES_KEY in answers:  # not a question: copier does not keep it
+            final[CASSETTES_KEY] = answers[CASSETTES_KEY]
         if report.conflicts:  # not at the new template until they are resolved
             final = {**final, "_commit": str(old), PENDING: new}
-        _write_answers(answers_copy, final)
+        write_answers(answers_copy, final)
         for file in sorted(p for p in project.rglob("*") if p.is_file()):
             relative = file.relative_to(project)
             current = root / relative

@@ -256,6 +256,9 @@ def record(
                 + "\n".join(str(f) for f in findings)
             )
         report.files = _install(scratch, root / "cassettes" / name)
+    from scaffolder.generate import note_cassettes
+
+    note_cassettes(root, name)  # from now on, missing cassettes fail its tests
     progress(f"wrote {len(report.files)} files to cassettes/{name}/")
     if replay:
         progress("replaying the contract from the new cassettes")
