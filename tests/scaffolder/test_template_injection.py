@@ -9,9 +9,6 @@ must not exist.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,13 @@ from click.testing import CliRunner
 from scaffolder.cli import main
 from scaffolder.errors import UsageError
 from scaffolder.generate import generate
-from tests.scaffolder.test_generate import canary_env, listing, make_project, run_python
+from tests.scaffolder.test_generate import (
+    canary_env,
+    listing,
+    make_project,
+    run_pytest,
+    run_python,
+)
 
 MARKER = "PWNED"
 TOUCH = f'__import__("pathlib").Path("{MARKER}").touch()'
@@ -32,6 +35,7 @@ PAYLOADS = [
     f"\n{TOUCH}  #",
     "\\",
     "{{ 7 * 7 }}",
+    "\n",
     "${HOME}",
     "<b>&amp;</b>",
 ]
@@ -133,7 +137,9 @@ def test_values_that_break_out_of_a_literal_are_refused(rendered):
         assert (question, "p0") in refused, (question, accepted)
     assert ("display_name", "p0") in refused and ("display_name", "p2") in refused
     assert ("display_name", "p4") in refused  # a trailing backslash would escape the quote
-    assert ("display_name", "p6") in refused  # ${HOME} would be read as a variable
+    assert ("display_name", "p7") in refused  # ${HOME} would be read as a variable
+    for question in QUESTIONS:  # a trailing newline: "$" alone would let it through
+        assert (question, "p6") in refused, question
 
 
 def test_nothing_ran_and_what_was_accepted_round_trips(rendered):
@@ -153,14 +159,7 @@ def test_nothing_ran_and_what_was_accepted_round_trips(rendered):
 
 def test_the_generated_tests_of_the_accepted_answers_pass_and_run_nothing(rendered):
     project, _, _ = rendered
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/brokers"],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(project), "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_pytest(project, "tests/brokers")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert not (project / MARKER).exists(), "an answer ran as code"
 
