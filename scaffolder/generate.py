@@ -444,7 +444,7 @@ def _finish_answers(path: Path, version: str | None, cassettes: str | None = Non
         answers.pop("_commit", None)
     if cassettes:
         answers[CASSETTES_KEY] = cassettes
-    write_answers(path, answers)
+    path.write_text(_answers_text(answers), encoding="utf-8")  # in scratch: no fsync needed
 
 
 ANSWERS_HEADER = "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
@@ -454,10 +454,15 @@ ANSWERS_HEADER = "# Changes here will be overwritten by Copier; NEVER EDIT MANUA
 CASSETTES_KEY = "_cassettes"
 
 
-def write_answers(path: Path, answers: Mapping[str, Any]) -> None:
-    """Write an answers file: copier's header, its ``_`` keys first, then the answers, sorted."""
+def _answers_text(answers: Mapping[str, Any]) -> str:
+    """An answers file's text: copier's header, its ``_`` keys first, then the answers, sorted."""
     ordered = {k: answers[k] for k in sorted(answers, key=lambda k: (not k.startswith("_"), k))}
-    write_text_atomic(path, ANSWERS_HEADER + yaml.safe_dump(ordered, sort_keys=False))
+    return ANSWERS_HEADER + yaml.safe_dump(ordered, sort_keys=False)
+
+
+def write_answers(path: Path, answers: Mapping[str, Any]) -> None:
+    """Write an answers file in the project, atomically (see :func:`_answers_text`)."""
+    write_text_atomic(path, _answers_text(answers))
 
 
 def recorded(root: Path, name: str) -> str | None:
