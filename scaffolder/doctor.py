@@ -60,7 +60,7 @@ from brokers.redaction import redact
 from brokers.retry import NO_RETRY
 from brokers.signing import mask
 from scaffolder.errors import UsageError
-from scaffolder.harness.record import move_url, redirect_exchange
+from scaffolder.harness.record import check_via, move_url, redirect_exchange
 from scaffolder.validate import one_line
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -351,6 +351,14 @@ class _Doctor:
         except BrokerError as exc:
             self.add("broker", FAIL, str(exc))
             return
+        except SyntaxError as exc:  # e.g. conflict markers left by a merge or an update
+            from scaffolder.errors import describe_syntax_error
+
+            self.add("broker", FAIL, f"{self.name} does not import: {describe_syntax_error(exc)}")
+            return
+        except Exception as exc:  # any other import failure: reported, never a traceback
+            self.add("broker", FAIL, f"{self.name} does not import: {type(exc).__name__}: {exc}")
+            return
         target = available().get(self.name, f"{klass.__module__}:{klass.__qualname__}")
         if self.config is None:
             self.add("broker", WARN, f"{self.name} -> {target}; not built: the config is invalid")
@@ -395,6 +403,18 @@ class _Doctor:
             error = map_exception(exc, broker=self.name)
             self.add("broker", FAIL, f"{self.name} -> {target} does not build: {error}")
             return
+        if config.settings.testnet:
+            from scaffolder import testnet_guard
+
+            stray, hosts = testnet_guard.stray_urls(broker, self.via)
+            if stray:  # not built: no key goes to what may be the live exchange
+                self.add(
+                    "broker",
+                    FAIL,
+                    testnet_guard.describe(self.name, stray, hosts)
+                    + ": fix custom_settings or --via, or set settings.testnet to false",
+                )
+                return
         self.broker = broker
         via = f", via {self.via}" if self.via else ""
         self.add("broker", OK, f"{self.name} -> {target} ({what}{via})")
@@ -708,9 +728,7 @@ def run(
 
     check_name(name)
     if via is not None:
-        parts = urlsplit(via)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UsageError(f"--via {via!r} is not an http(s) URL like http://127.0.0.1:8765")
+        check_via(via)
     path = default_config_path(name, root)
     if not path.exists():
         from brokers.registry import available

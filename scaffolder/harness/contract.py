@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -101,6 +102,35 @@ def load_scenario(root: Path, name: str) -> dict[str, Any] | None:
     return read_scenario(root, name)
 
 
+def cassettes_expected(root: Path, name: str) -> str | None:
+    """Why broker ``name`` should have cassettes (None: it never had any, so it may skip).
+
+    Its answers file says so (``scaffolder record`` and the ccxt importer note it), or git
+    has its ``contract.json`` (in the index or in HEAD): then missing cassettes are lost ones.
+    """
+    import yaml
+
+    answers_path = root / "brokers" / name / ".copier-answers.yml"
+    try:
+        answers = yaml.safe_load(answers_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        answers = None
+    if isinstance(answers, dict) and answers.get("_cassettes"):
+        return f"brokers/{name}/.copier-answers.yml says it has them ({answers['_cassettes']})"
+    relpath = f"cassettes/{name}/contract.json"
+    for args in (
+        ["ls-files", "--error-unmatch", "--", relpath],
+        ["cat-file", "-e", f"HEAD:{relpath}"],
+    ):
+        try:
+            done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if done.returncode == 0:
+            return "git has them (committed)"
+    return None
+
+
 class BrokerContract:
     """Inherit and set ``broker_name``; every test below then runs against that broker."""
 
@@ -139,6 +169,14 @@ class BrokerContract:
     @pytest.fixture
     def scenario(self, project_root: Path) -> dict[str, Any]:
         scenario = load_scenario(project_root, self.broker_name)
+        expected = cassettes_expected(project_root, self.broker_name) if scenario is None else None
+        if expected:
+            pytest.fail(
+                f"cassettes/{self.broker_name}/contract.json is missing, but {expected}: restore "
+                f"them (git checkout -- cassettes/{self.broker_name}) or re-record "
+                f"(`scaffolder record {self.broker_name}`)",
+                pytrace=False,
+            )
         if scenario is None:
             pytest.skip(
                 f"no cassettes for {self.broker_name} yet: run `scaffolder record {self.broker_name}` "

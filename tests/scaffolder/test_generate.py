@@ -91,6 +91,18 @@ def run_python(project: Path, code: str, *args: str, env: dict[str, str] | None 
     return result.stdout
 
 
+def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """pytest on ``args`` (test paths) inside ``project``, whose ``brokers`` is its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 def git(project: Path, *args: str) -> str:
     """Run git in ``project`` with a throwaway identity; return its stdout."""
     identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
