@@ -144,10 +144,9 @@ class MarketRules:
 
     def notional(self, amount: Decimal, price: Decimal) -> Decimal:
         """The order's value in the quote currency."""
-        with localcontext(_EXACT):
-            if self.inverse:
-                return amount * self.contract_size
-            return amount * price * self.contract_size
+        if self.inverse:
+            return _EXACT.multiply(amount, self.contract_size)
+        return _EXACT.multiply(_EXACT.multiply(amount, price), self.contract_size)
 
 
 def number_or_none(value: Any) -> Decimal | None:
@@ -223,8 +222,7 @@ def _on_step(value: Decimal, step: Decimal) -> bool:
     if step <= 0:
         return False
     try:
-        with localcontext(_EXACT):
-            return value % step == 0
+        return not _EXACT.remainder(value, step)
     except InvalidOperation:
         return False
 
