@@ -92,6 +92,7 @@ class CcxtBroker(BaseBroker):
         self._markets_snapshot = markets
         self._sleep = sleep
         self._exchange: Any = None
+        self._rules_of: tuple[Any, dict[str, MarketRules]] = (None, {})
 
     @classmethod
     def auth_names(cls) -> AuthNames:
@@ -308,11 +309,21 @@ class CcxtBroker(BaseBroker):
 
     # -- orders ----------------------------------------------------------------------------
     def market_rules(self, symbol: str) -> MarketRules:
-        """ccxt's market: its limits, and rounding through amount/price_to_precision."""
-        try:
-            return ccxt_market_rules(self.exchange, symbol)
-        except Exception as exc:  # a symbol ccxt does not list (BadSymbol)
-            raise self._to_error(exc) from exc
+        """ccxt's market: its limits, and rounding through amount/price_to_precision.
+
+        Read once per symbol and markets listing (ccxt's ``set_markets``/``load_markets`` put
+        a new listing in place, which starts afresh), not on every order.
+        """
+        markets = self.exchange.markets
+        if self._rules_of[0] is not markets:
+            self._rules_of = (markets, {})
+        known = self._rules_of[1]
+        if symbol not in known:
+            try:
+                known[symbol] = ccxt_market_rules(self.exchange, symbol)
+            except Exception as exc:  # a symbol ccxt does not list (BadSymbol)
+                raise self._to_error(exc) from exc
+        return known[symbol]
 
     def _place_order(self, order: OrderRequest) -> Order:
         """Place a checked order once (see :func:`brokers.retry.place_order_once`).
@@ -521,9 +532,12 @@ def _guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
     web_request: list[bool] = [False]
 
     def tracked_fetch2(path: Any, api: Any = "public", *args: Any, **kwargs: Any) -> Any:
-        sections = [api] if isinstance(api, str) else list(api or [])
         outer = web_request[0]
-        web_request[0] = any(str(section).startswith("web") for section in sections)
+        web_request[0] = (
+            api.startswith("web")
+            if isinstance(api, str)
+            else any(str(section).startswith("web") for section in api or ())
+        )
         try:
             return fetch2(path, api, *args, **kwargs)
         finally:

@@ -144,10 +144,9 @@ class MarketRules:
 
     def notional(self, amount: Decimal, price: Decimal) -> Decimal:
         """The order's value in the quote currency."""
-        with localcontext(_EXACT):
-            if self.inverse:
-                return amount * self.contract_size
-            return amount * price * self.contract_size
+        if self.inverse:
+            return _EXACT.multiply(amount, self.contract_size)
+        return _EXACT.multiply(_EXACT.multiply(amount, price), self.contract_size)
 
 
 def number_or_none(value: Any) -> Decimal | None:
@@ -166,9 +165,19 @@ def ccxt_market_rules(exchange: Any, symbol: str) -> MarketRules:
     market: Mapping[str, Any] = exchange.market(symbol)
     limits = market.get("limits") or {}
     precision = market.get("precision") or {}
+    mode = getattr(exchange, "precisionMode", None)
+    amount_step = _ccxt_step(precision.get("amount"), mode)
+    price_tick = _ccxt_step(precision.get("price"), mode)
 
-    def through(method: str) -> Callable[[Decimal], Decimal]:
+    def through(method: str, step: Decimal | None) -> Callable[[Decimal], Decimal]:
+        # ccxt's own rounding of a value already on the step is the value itself, so it is
+        # asked only for values off the step (or with no fixed step, or where the exchange's
+        # ccxt class rounds its own way): it costs more than the rest of the checks together.
+        step = step if not _overrides(exchange, method) else None
+
         def rounded(value: Decimal) -> Decimal:
+            if step is not None and _on_step(value, step):
+                return value
             try:
                 return Decimal(str(getattr(exchange, method)(symbol, plain(value))))
             except Exception as exc:
@@ -180,21 +189,42 @@ def ccxt_market_rules(exchange: Any, symbol: str) -> MarketRules:
 
         return rounded
 
-    mode = getattr(exchange, "precisionMode", None)
     kind = str(market.get("type") or "spot")
     return MarketRules(
         min_amount=number_or_none((limits.get("amount") or {}).get("min")),
         min_cost=number_or_none((limits.get("cost") or {}).get("min")),
-        amount_step=_ccxt_step(precision.get("amount"), mode),
-        price_tick=_ccxt_step(precision.get("price"), mode),
+        amount_step=amount_step,
+        price_tick=price_tick,
         kind=kind,
         contract_size=number_or_none(market.get("contractSize")) or Decimal(1),
         inverse=bool(market.get("inverse")),
-        amount_rounder=through("amount_to_precision")
+        amount_rounder=through("amount_to_precision", amount_step)
         if precision.get("amount") is not None
         else None,
-        price_rounder=through("price_to_precision") if precision.get("price") is not None else None,
+        price_rounder=through("price_to_precision", price_tick)
+        if precision.get("price") is not None
+        else None,
     )
+
+
+def _overrides(exchange: Any, method: str) -> bool:
+    """Whether ``exchange``'s ccxt class rounds with its own ``method`` (not ccxt's base one)."""
+    for klass in type(exchange).__mro__:
+        if klass.__module__ == "ccxt.base.exchange":
+            return False
+        if method in vars(klass):
+            return True
+    return True  # not a ccxt exchange as we know it: always ask it
+
+
+def _on_step(value: Decimal, step: Decimal) -> bool:
+    """Whether ``value`` is a whole multiple of ``step`` (exactly)."""
+    if step <= 0:
+        return False
+    try:
+        return not _EXACT.remainder(value, step)
+    except InvalidOperation:
+        return False
 
 
 #: ccxt's ``precisionMode`` values (``ccxt.base.decimal_to_precision``).
@@ -337,6 +367,8 @@ def check_market_rules(
                 f"is below {symbol}'s minimum cost {plain(rules.min_cost)}; nothing was sent",
                 broker=broker,
             )
+    if amount == order.amount and price == order.price:
+        return order
     return replace(order, amount=amount, price=price)
 
 

@@ -134,7 +134,7 @@ class RestBroker(BaseBroker):
         if clock is not None:
             self.signer.clock = clock
         self._markets_snapshot = markets
-        self.markets: dict[str, dict[str, Any]] = {}
+        self.markets = {}
         self._ws_request_ids = itertools.count(1)
 
     @classmethod
@@ -287,11 +287,38 @@ class RestBroker(BaseBroker):
             return str(market["id"])
         return symbol.split(":")[0].replace("/", "")
 
+    @property
+    def markets(self) -> dict[str, dict[str, Any]]:
+        """Unified symbol -> market, as :meth:`connect` loaded it. Assigning a new listing
+        (reloading markets) rebuilds the id index that :meth:`symbol_of` reads."""
+        return self._markets
+
+    @markets.setter
+    def markets(self, markets: dict[str, dict[str, Any]]) -> None:
+        self._markets = markets
+        self._index_markets()
+
+    def _index_markets(self) -> None:
+        """Market id -> unified symbol, built once per listing (the first symbol of an id wins)."""
+        index: dict[str, str] = {}
+        for symbol, market in self._markets.items():
+            market_id = market.get("id")
+            if isinstance(market_id, str):
+                index.setdefault(market_id, symbol)
+        self._symbols_by_id = index
+        self._indexed_count = len(self._markets)
+
     def symbol_of(self, market_id: str) -> str:
-        """The unified symbol of an exchange market id (inverse of :meth:`market_id`)."""
-        for symbol, market in self.markets.items():
-            if market["id"] == market_id:
-                return symbol
+        """The unified symbol of an exchange market id (inverse of :meth:`market_id`).
+
+        A dictionary look-up (every stream message and order answer asks): the index is built
+        when markets are loaded, and again if the listing was changed in place since.
+        """
+        if len(self._markets) != self._indexed_count:
+            self._index_markets()
+        symbol = self._symbols_by_id.get(market_id)
+        if symbol is not None:
+            return symbol
         for symbol in self.config.supported_pairs:
             if self.market_id(symbol) == market_id:
                 return symbol

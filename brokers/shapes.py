@@ -84,6 +84,8 @@ _STATUS_MAP: dict[str, str] = {
 
 def to_float(value: Any) -> float | None:
     """A float from an exchange's number or numeric string; None for missing or garbage."""
+    if value.__class__ is float:  # what ccxt's unified structures hold: nothing to convert
+        return value  # type: ignore[no-any-return]
     if value is None or value == "":
         return None
     try:

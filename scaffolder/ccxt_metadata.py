@@ -7,7 +7,6 @@ file. Reading the cache costs a JSON load; building it costs ccxt's import, once
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import re
@@ -142,6 +141,8 @@ def lookup(exchange_id: str) -> ExchangeInfo | None:
 
 def close_matches(name: str, n: int = 3) -> list[str]:
     """ccxt exchange ids that look like ``name`` (for "did you mean" hints)."""
+    import difflib  # only an unknown exchange needs it
+
     return difflib.get_close_matches(name, list(exchanges()), n=n, cutoff=0.6)
 
 

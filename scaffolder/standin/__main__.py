@@ -97,12 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     standin: Any = build(args)
     with standin:
-        print(f"{EXCHANGES[args.exchange][0]} stand-in listening on {standin.url}", flush=True)
-        print(f"ccxt urls['api'] entries: {json.dumps(standin.ccxt_api_urls())}", flush=True)
-        if args.exchange == "binance":
-            print(f"ccxt options: {json.dumps(CCXT_OPTIONS)}", flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
-        try:
+        try:  # an interrupt while the banner is printed stops it as cleanly as a later one
+            print(f"{EXCHANGES[args.exchange][0]} stand-in listening on {standin.url}", flush=True)
+            print(f"ccxt urls['api'] entries: {json.dumps(standin.ccxt_api_urls())}", flush=True)
+            if args.exchange == "binance":
+                print(f"ccxt options: {json.dumps(CCXT_OPTIONS)}", flush=True)
+            print("Press Ctrl-C to stop.", flush=True)
             threading.Event().wait()
         except KeyboardInterrupt:
             print("\nstopping", flush=True)

@@ -78,6 +78,7 @@ def test_compiled_code_is_cached_and_reused(cache_home: Path) -> None:
     assert "import fastjsonschema" not in cached.read_text() and "from fastjsonschema" not in (
         cached.read_text()
     )
+    assert "from decimal import" not in cached.read_text()  # json.loads makes no Decimal
     stamp = cached.stat().st_mtime_ns
     config._fast_validator.cache_clear()
     assert fast_accepts(BASE) and not fast_accepts({})

@@ -274,3 +274,55 @@ def test_a_symbol_the_exchange_does_not_list_is_our_error_not_ccxts(standin):
     with pytest.raises(e.InvalidSymbolError):
         broker.create_order("NOPE/USDT", "limit", "buy", 1, price=1)
     assert order_posts(standin) == []
+
+
+def _snapshot_broker(markets: dict[str, Any]) -> tuple[CcxtBroker, list[tuple[Any, ...]]]:
+    """A ccxt broker on a markets snapshot whose orders are caught instead of sent."""
+    config = build_config(
+        {
+            "name": "binance",
+            "type": "crypto",
+            "enabled": True,
+            "api_credentials": {"api_key": "${K}", "api_secret": "${S}"},
+            "settings": {"testnet": True, "enable_rate_limit": False},
+            "supported_pairs": ["BTC/USDT"],
+        },
+        env={"K": KEY, "S": SECRET},
+    )
+    broker = Binance(config, markets=markets)
+    broker.connect()
+    sent: list[tuple[Any, ...]] = []
+    broker.exchange.create_order = lambda *args: sent.append(args) or {"id": "1"}
+    return broker, sent
+
+
+def _btc_market(amount_step: float, price_tick: float) -> dict[str, Any]:
+    return {
+        "BTC/USDT": {
+            "id": "BTCUSDT",
+            "symbol": "BTC/USDT",
+            "base": "BTC",
+            "quote": "USDT",
+            "type": "spot",
+            "spot": True,
+            "active": True,
+            "precision": {"amount": amount_step, "price": price_tick},
+            "limits": {"amount": {"min": amount_step}, "cost": {"min": 5.0}},
+        }
+    }
+
+
+def test_reloaded_markets_give_their_own_step_and_tick_to_the_next_order():
+    broker, sent = _snapshot_broker(_btc_market(0.00001, 0.01))
+    broker.create_order("BTC/USDT", "limit", "buy", "0.000255", price="30000.004")
+    # The exchange changes the market's step and tick; the markets are loaded again.
+    broker._markets_snapshot = _btc_market(0.0001, 0.5)
+    broker.connect()
+    broker.create_order("BTC/USDT", "limit", "buy", "0.000255", price="30000.3")
+    assert [(args[3], args[4]) for args in sent] == [(0.00025, 30000.0), (0.0002, 30000.5)]
+
+
+def test_amounts_and_prices_already_on_the_step_and_tick_are_sent_as_they_are():
+    broker, sent = _snapshot_broker(_btc_market(0.00001, 0.01))
+    broker.create_order("BTC/USDT", "limit", "buy", "0.00120", price="30000.10")
+    assert [(args[3], args[4]) for args in sent] == [(0.0012, 30000.1)]

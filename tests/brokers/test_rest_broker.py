@@ -144,3 +144,61 @@ def test_header_signing_sha512_covers_method_path_and_body():
 def test_mask_keeps_only_the_tail():
     assert mask("CANARY-SECRET-0000") == "**************0000"
     assert mask("short") == "*****"
+
+
+# -- the market id index -------------------------------------------------------------------
+
+
+class _NoStandIn:
+    url = "http://127.0.0.1:9"  # never contacted: these brokers load markets from a snapshot
+
+
+def _listing(**ids: str) -> dict:
+    return {symbol.replace("_", "/"): {"id": ident} for symbol, ident in ids.items()}
+
+
+def test_reloading_markets_rebuilds_the_index_that_names_symbols_of_stream_messages_and_orders():
+    broker = Spot(make_config(_NoStandIn()), markets=_listing(BTC_USDT="BTCUSDT"))
+    broker.connect()
+    assert broker.parse_order({"symbol": "BTCUSDT", "orderId": 1})["symbol"] == "BTC/USDT"
+
+    # The exchange relists BTC/USDT under a new id and adds a pair; connecting again reloads.
+    broker._markets_snapshot = _listing(BTC_USDT="XBTUSDT", ETH_USDT="ETHUSDT")
+    broker.connect()
+    event = {"e": "24hrTicker", "s": "XBTUSDT", "c": "60000.1", "E": 1}
+    assert broker.parse_ws_message(event)["symbol"] == "BTC/USDT"
+    assert broker.parse_order({"symbol": "ETHUSDT", "orderId": 2})["symbol"] == "ETH/USDT"
+    assert broker.symbol_of("BTCUSDT") == "BTCUSDT"  # the old id names nothing any more
+
+
+def test_a_listing_changed_in_place_is_indexed_again():
+    broker = Spot(make_config(_NoStandIn()), markets=_listing(BTC_USDT="BTCUSDT"))
+    broker.connect()
+    broker.markets["DOGE/BTC"] = {"id": "DOGEBTC"}
+    assert broker.symbol_of("DOGEBTC") == "DOGE/BTC"
+
+
+class _CountedListing(dict):
+    """A markets listing that counts how often it is walked."""
+
+    walks = 0
+
+    def items(self):
+        type(self).walks += 1
+        return super().items()
+
+    def __iter__(self):
+        type(self).walks += 1
+        return super().__iter__()
+
+
+def test_naming_the_symbol_of_a_market_id_does_not_walk_the_listing():
+    broker = Spot(make_config(_NoStandIn()))
+    broker.markets = _CountedListing({f"C{n}/USDT": {"id": f"C{n}USDT"} for n in range(500)})
+    walked = _CountedListing.walks
+    assert [broker.symbol_of(f"C{n}USDT") for n in (0, 250, 499)] == [
+        "C0/USDT",
+        "C250/USDT",
+        "C499/USDT",
+    ]
+    assert _CountedListing.walks == walked

@@ -11,11 +11,13 @@ go to a temporary directory (unless ``HYPOTHESIS_STORAGE_DIRECTORY`` says where)
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,27 @@ def record_stats(test: str, outcomes: Counter[str], **extra: Any) -> None:
     """
     if not os.environ.get(STATS_VARIABLE):
         return
+    with _stats_lock():  # pytest-xdist workers merge into the same file
+        _merge_stats(test, outcomes, extra)
+
+
+@contextlib.contextmanager
+def _stats_lock() -> Iterator[None]:
+    """Hold an exclusive lock on ``.fuzz-stats.json.lock`` (where fcntl exists)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX: one process at a time, as before
+        yield
+        return
+    with open(STATS_FILE.with_name(STATS_FILE.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _merge_stats(test: str, outcomes: Counter[str], extra: dict[str, Any]) -> None:
     try:
         stats = json.loads(STATS_FILE.read_text(encoding="utf-8"))
         if not isinstance(stats, dict) or not isinstance(stats.get("tests"), dict):

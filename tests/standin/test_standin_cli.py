@@ -44,3 +44,27 @@ def test_the_command_line_serves_each_exchange_with_canary_credentials(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_an_interrupt_while_the_banner_is_printed_stops_the_stand_in_cleanly(monkeypatch):
+    """A client may read the URL and send Ctrl-C before the last banner line is out (as the test
+    above does on a loaded machine): the stand-in stops with exit 0, not an abort."""
+    import scaffolder.standin.__main__ as standin_main
+
+    lines: list[str] = []
+
+    def interrupted_print(*args: object, **kwargs: object) -> None:
+        lines.append(" ".join(map(str, args)))
+        if len(lines) == 3:  # SIGINT arrives during the third banner line
+            raise KeyboardInterrupt
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(standin_main, "print", interrupted_print, raising=False)
+    try:
+        code = standin_main.main(["--exchange", "binance", "--port", "0"])
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt escaped the stand-in (the command aborts with exit 1)")
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert code == 0 and lines[-1].strip() == "stopping"

@@ -1,0 +1,37 @@
+"""The fuzz case counts survive pytest-xdist: workers merging at once lose no test's entry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MERGE = """
+import sys
+from collections import Counter
+from pathlib import Path
+import tests.fuzz as fuzz
+
+fuzz.STATS_FILE = Path(sys.argv[1])
+for n in range(int(sys.argv[3])):
+    fuzz.record_stats(f"{sys.argv[2]}-{n}", Counter(ok=1))
+"""
+
+
+def test_workers_merging_at_the_same_time_keep_every_entry(tmp_path: Path):
+    stats, count = tmp_path / "stats.json", 150
+    env = {**os.environ, "FUZZ_STATS": "1", "PYTHONPATH": str(ROOT)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", MERGE, str(stats), name, str(count)], cwd=ROOT, env=env
+        )
+        for name in ("gw0", "gw1", "gw2")
+    ]
+    assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0]
+    merged = json.loads(stats.read_text())
+    assert len(merged["tests"]) == 3 * count
+    assert merged["cases"] == 3 * count
