@@ -439,5 +439,46 @@ def doctor(name: str, via: str | None, as_json: bool) -> None:
     sys.exit(report.exit_code)
 
 
+# -- cassettes that stay true: drift, export, smoke (issue 12) --------------------------------
+
+
+@cassettes.command(name="diff")
+@click.argument("name", shell_complete=_complete_broker)
+@click.option(
+    "--against",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The new recording (default: the newest one a re-record kept aside).",
+)
+@click.option(
+    "--base",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The old recording (default: cassettes/NAME/).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@user_errors
+def cassettes_diff(name: str, against: Path | None, base: Path | None, as_json: bool) -> None:
+    """How the exchange's answers changed between two recordings of NAME (API drift).
+
+    Per contract call: status codes, keys added, removed or of another type, and whether the
+    broker's parsed result changed. Exit 1 when a parsed result changed, 0 when only
+    ignorable fields (prices, ids, timestamps) or absorbed changes differ.
+    """
+    from scaffolder.harness.drift import drift, kept_recordings
+
+    root = _root()
+    old = base or root / "cassettes" / name
+    if against is None:
+        kept = kept_recordings(root, name)
+        if not kept:
+            fail(f"no recording of {name} kept aside to compare with: pass --against DIR", 2)
+        against = kept[0]
+    for directory in (old, against):
+        if not directory.is_dir():
+            fail(f"no such recording: {directory}", EXIT_USAGE)
+    report = drift(root, name, old, against)
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.text())
+    sys.exit(report.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
