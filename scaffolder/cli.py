@@ -214,14 +214,15 @@ def update(name: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_errors
 def list_brokers(as_json: bool) -> None:
-    """The brokers in this project: integration, sandbox, cassettes recorded, template version."""
+    """The brokers in this project: integration, sandbox, cassettes recorded, template version,
+    where the cassettes' traffic came from and its age in days (their provenance.json)."""
     from scaffolder.inventory import inventory
 
     rows = inventory(_root())
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
-    headers = ("name", "integration", "sandbox", "cassettes", "template")
+    headers = ("name", "integration", "sandbox", "cassettes", "template", "source", "age")
     table = [headers] + [r.as_row() for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
     for row in table:

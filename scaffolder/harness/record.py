@@ -32,6 +32,7 @@ from brokers.registry import broker_class
 from brokers.retry import new_client_order_id
 from scaffolder.errors import ScaffolderError, UsageError
 from scaffolder.fs import scratch_dir, write_text_atomic
+from scaffolder.harness import provenance
 from scaffolder.harness.audit import audit
 from scaffolder.harness.record_target import (
     markets_snapshot,
@@ -183,6 +184,8 @@ def record(
             scratch / "markets.json", json.dumps(markets, indent=1, sort_keys=True) + "\n"
         )
         write_text_atomic(scratch / "contract.json", json.dumps(scenario, indent=2) + "\n")
+        testnet = config.settings.testnet
+        provenance.write(scratch, provenance.for_recording(scratch, testnet=testnet, via=via))
         progress("auditing the cassettes for secrets")
         _, findings = audit([scratch], root, env={**env})
         if findings:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import ccxt
@@ -69,16 +70,37 @@ def complete(cwd: Path, words: str) -> list[str]:
 
 def test_list_json_describes_every_broker(project, monkeypatch):
     rows = json.loads(run(project, monkeypatch, "list", "--json"))
-    assert rows == [{**row, "template": "untracked"} for row in BROKERS]
+    assert rows == [
+        {**row, "template": "untracked", "source": None, "age_days": None} for row in BROKERS
+    ]
+
+
+def test_list_shows_where_the_cassettes_came_from_and_how_old_they_are(tmp_path, monkeypatch):
+    project = make_project(tmp_path / "project")
+    generate("kraken", project)
+    cassettes = project / "cassettes" / "kraken"
+    (cassettes / "get_ticker.yaml").write_text("interactions: []\n")
+    origin = {"source": "testnet", "recorded_at": "2026-01-01T00:00:00Z", "ccxt_version": "4.5.90"}
+    (cassettes / "provenance.json").write_text(json.dumps(origin))
+    [row] = json.loads(run(project, monkeypatch, "list", "--json"))
+    assert row["source"] == "testnet"
+    assert (
+        row["age_days"]
+        == (datetime.now(timezone.utc) - datetime(2026, 1, 1, tzinfo=timezone.utc)).days
+    )
+    assert run(project, monkeypatch, "list").splitlines()[1].split()[-2:] == [
+        "testnet",
+        f"{row['age_days']}d",
+    ]
 
 
 def test_list_prints_an_aligned_table(project, monkeypatch):
     lines = run(project, monkeypatch, "list").splitlines()
     assert [line.split() for line in lines] == [
-        ["name", "integration", "sandbox", "cassettes", "template"],
-        ["binance", "ccxt", "yes", "2", "untracked"],
-        ["kraken", "ccxt", "no", "none", "untracked"],
-        ["myexchange", "rest", "yes", "none", "untracked"],
+        ["name", "integration", "sandbox", "cassettes", "template", "source", "age"],
+        ["binance", "ccxt", "yes", "2", "untracked", "unknown", "-"],
+        ["kraken", "ccxt", "no", "none", "untracked", "-", "-"],
+        ["myexchange", "rest", "yes", "none", "untracked", "-", "-"],
     ]
     header = lines[0]
     starts = [header.index(column) for column in header.split()]
@@ -107,6 +129,8 @@ def test_list_of_a_project_without_brokers(tmp_path, monkeypatch):
         "sandbox",
         "cassettes",
         "template",
+        "source",
+        "age",
     ]
 
 
