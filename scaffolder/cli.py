@@ -481,5 +481,33 @@ def cassettes_diff(name: str, against: Path | None, base: Path | None, as_json: 
     sys.exit(report.exit_code)
 
 
+@cassettes.command(name="export-ccxt")
+@click.argument("name", shell_complete=_complete_broker)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to write markets/ID.json and response/ID.json (default: build/ccxt-static/).",
+)
+@click.option("--force", is_flag=True, help="Replace fixtures already there.")
+@user_errors
+def cassettes_export_ccxt(name: str, out: Path | None, force: bool) -> None:
+    """Write NAME's recordings as ccxt static fixtures (ccxt's ts/src/test/static/ format).
+
+    Each recorded call becomes a response case (input, httpResponse, parsedResponse); the
+    markets snapshot the markets file. `cassettes import-ccxt` reads them back.
+    """
+    from scaffolder.harness.ccxt_export import export_ccxt
+
+    root = _root()
+    report = export_ccxt(root, name, out or root / "build" / "ccxt-static", force=force)
+    click.echo(f"exported {len(report.cases)} case(s) of {report.exchange_id}:")
+    for case in report.cases:
+        click.echo(f"  {case}")
+    for call, reason in report.skipped.items():
+        click.echo(f"  left out {call}: {reason}", err=True)
+    for path in report.files:
+        click.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
