@@ -509,5 +509,37 @@ def cassettes_export_ccxt(name: str, out: Path | None, force: bool) -> None:
         click.echo(f"wrote {path}")
 
 
+@main.command()
+@click.argument("name", shell_complete=_complete_broker)
+@click.option(
+    "--via",
+    metavar="URL",
+    help="Send the traffic to URL instead (a proxy, or the local stand-in), as `record` does.",
+)
+@click.option(
+    "--with-order",
+    is_flag=True,
+    help="Also place one limit buy at half the market price and cancel it (asks first).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before placing the order.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@user_errors
+def smoke(name: str, via: str | None, with_order: bool, yes: bool, as_json: bool) -> None:
+    """The manual smoke run of NAME: connect, balance, ticker, OHLCV, disconnect.
+
+    One line per step with its result and time; keys from the environment. Read-only unless
+    --with-order. Exit 0 when every step passed, 1 otherwise.
+    """
+    from scaffolder.smoke import smoke as run_smoke
+
+    if with_order and not yes:
+        question = f"place and cancel one limit buy on {name}" + (f" via {via}" if via else "")
+        if not click.confirm(question + "?", default=False, err=True):
+            fail("not confirmed: no order placed", EXIT_FAIL)
+    report = run_smoke(name, _root(), via=via, with_order=with_order)
+    click.echo(report.as_json() if as_json else report.text())
+    sys.exit(report.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
