@@ -298,13 +298,29 @@ def exchanges(as_json: bool, sandbox_only: bool) -> None:
     help="Send the traffic to URL instead (a proxy, or the local stand-in); cassettes keep the real URLs.",
 )
 @click.option("--no-replay", is_flag=True, help="Do not replay the contract after recording.")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="CALL",
+    help="Replace only this contract call's cassette (repeatable), e.g. get_ticker.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @user_errors
-def record(name: str, allow_mainnet: bool, via: str | None, no_replay: bool, as_json: bool) -> None:
+def record(
+    name: str,
+    allow_mainnet: bool,
+    via: str | None,
+    no_replay: bool,
+    only: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Record NAME's contract traffic against its testnet (keys from the environment).
 
-    Places one limit buy far below the market and cancels it. Cassettes are audited for
-    secrets, written all at once to cassettes/NAME/, then replayed to prove they replay.
+    Places one limit buy far below the market and cancels it. The new cassettes are audited
+    for secrets, compared with the committed ones (the drift report), replayed, and only then
+    moved into cassettes/NAME/ all at once; after a failed replay or an interrupt the committed
+    ones are untouched and the command says where the new ones are kept.
     """
     from scaffolder.harness.record import record as run_record
 
@@ -312,7 +328,13 @@ def record(name: str, allow_mainnet: bool, via: str | None, no_replay: bool, as_
         click.echo(f"[{name}] {message}", err=True)
 
     report = run_record(
-        name, _root(), allow_mainnet=allow_mainnet, via=via, progress=progress, replay=not no_replay
+        name,
+        _root(),
+        allow_mainnet=allow_mainnet,
+        via=via,
+        progress=progress,
+        replay=not no_replay,
+        only=list(only),
     )
     if as_json:
         click.echo(json.dumps(report.__dict__))
@@ -464,12 +486,13 @@ def cassettes_diff(name: str, against: Path | None, base: Path | None, as_json: 
     broker's parsed result changed. Exit 1 when a parsed result changed, 0 when only
     ignorable fields (prices, ids, timestamps) or absorbed changes differ.
     """
-    from scaffolder.harness.drift import drift, kept_recordings
+    from scaffolder.harness.drift import drift
+    from scaffolder.harness.rerecord import kept as kept_recordings
 
     root = _root()
     old = base or root / "cassettes" / name
     if against is None:
-        kept = kept_recordings(root, name)
+        kept = [p for p in kept_recordings(root, name) if (p / "contract.json").is_file()]
         if not kept:
             fail(f"no recording of {name} kept aside to compare with: pass --against DIR", 2)
         against = kept[0]

@@ -341,14 +341,3 @@ def drift(root: Path, name: str, old: Path, new: Path) -> DriftReport:
             entry.parsed = parsed_changes(call, old_results.get(call), new_results.get(call))
         report.calls.append(entry)
     return report
-
-
-def kept_recordings(root: Path, name: str) -> list[Path]:
-    """Recordings of ``name`` that a re-record kept aside (its replay failed, or it was
-    interrupted), newest first: ``cassettes/.record-<name>-*/`` holding a ``contract.json``."""
-    found = [
-        path
-        for path in (root / "cassettes").glob(f".record-{name}-*")
-        if (path / "contract.json").is_file()
-    ]
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
