@@ -528,8 +528,10 @@ def cassettes_export_ccxt(name: str, out: Path | None, force: bool) -> None:
         click.echo(f"  {case}")
     for call, reason in report.skipped.items():
         click.echo(f"  left out {call}: {reason}", err=True)
+    from scaffolder.harness.drift import shown
+
     for path in report.files:
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {shown(Path(path), root)}")
 
 
 @main.command()

@@ -323,13 +323,21 @@ def parsed_changes(call: str, old: Any, new: Any) -> list[str]:
     return lines
 
 
+def shown(path: Path, root: Path) -> str:
+    """``path`` relative to the project when it is inside it (as messages show paths)."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def drift(root: Path, name: str, old: Path, new: Path) -> DriftReport:
     """The drift report of broker ``name`` from recording ``old`` to recording ``new``."""
     old_calls = load_recording(old).get("calls", {})
     new_calls = load_recording(new).get("calls", {})
     old_results = replay_results(root, name, old)
     new_results = replay_results(root, name, new)
-    report = DriftReport(name, str(old), str(new))
+    report = DriftReport(name, shown(old, root), shown(new, root))
     for call in dict.fromkeys([*old_calls, *new_calls]):
         entry = CallDrift(call)
         if call not in old_calls or call not in new_calls:

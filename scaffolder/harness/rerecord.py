@@ -24,6 +24,7 @@ from pathlib import Path
 
 from scaffolder.errors import ScaffolderError, UsageError
 from scaffolder.fs import write_text_atomic
+from scaffolder.harness.drift import drift, shown
 
 Progress = Callable[[str], None]
 #: The contract calls ``--only`` accepts.
@@ -64,7 +65,7 @@ def scratch(root: Path, name: str, progress: Progress) -> Iterator[Path]:
     """The folder a recording is written to; kept (and named) when the run is interrupted or
     the replay fails, removed after any other failure and after a successful swap."""
     for leftover in kept(root, name):
-        progress(f"an earlier recording was kept in {leftover} (inspect or delete it)")
+        progress(f"an earlier recording was kept in {shown(leftover, root)} (inspect or delete it)")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     (root / "cassettes").mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(dir=root / "cassettes", prefix=f"{prefix(name)}{stamp}-"))
@@ -73,7 +74,8 @@ def scratch(root: Path, name: str, progress: Progress) -> Iterator[Path]:
     except (KeyboardInterrupt, SystemExit):
         if _audited(root, path):
             progress(
-                f"interrupted: cassettes/{name}/ is untouched; what was recorded is kept in {path}"
+                f"interrupted: cassettes/{name}/ is untouched; what was recorded is kept in "
+                f"{shown(path, root)}"
             )
         else:
             shutil.rmtree(path, ignore_errors=True)
@@ -169,8 +171,6 @@ def install(
     target = root / "cassettes" / name
     _complete(new, target, only)
     if (target / "contract.json").exists():
-        from scaffolder.harness.drift import drift
-
         progress("drift against the committed cassettes:")
         try:
             for line in drift(root, name, target, new).text().splitlines():
@@ -182,10 +182,11 @@ def install(
         progress("replaying the contract from the new cassettes")
         code = _replay(root, name, new)
         if code != 0:
+            where = shown(new, root)
             raise ReplayFailed(
                 f"the new cassettes did not replay (pytest exit {code}): cassettes/{name}/ is "
-                f"untouched; the new recording is kept in {new} "
-                f"(compare: scaffolder cassettes diff {name} --against {new})"
+                f"untouched; the new recording is kept in {where} "
+                f"(compare: scaffolder cassettes diff {name} --against {where})"
             )
     old = new.with_name(new.name + ".previous")
     if target.exists():

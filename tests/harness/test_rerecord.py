@@ -65,7 +65,8 @@ def test_a_rerecord_that_fails_its_replay_leaves_the_committed_cassettes_untouch
         rerecord(project, progress, rename={"side": "direction"}, path="/api/v3/openOrders")
     assert snapshot(project / "cassettes" / "binance") == before
     (new,) = kept(project, "binance")
-    assert str(new) in str(failure.value) and "untouched" in str(failure.value)
+    assert f"kept in cassettes/{new.name}" in str(failure.value)
+    assert "untouched" in str(failure.value)
     assert (new / "get_open_orders.yaml").exists() and (new / "contract.json").exists()
     drift = "\n".join(progress)
     assert "get_open_orders: exchange answer changed, parsed result CHANGED" in drift
@@ -123,5 +124,5 @@ def test_an_interrupted_rerecord_leaves_the_committed_cassettes_untouched(projec
     (new,) = kept(project, "binance")
     assert (new / "create_order.yaml").exists(), "what was recorded before the stop is kept"
     if how == signal.SIGINT:
-        assert f"is kept in {new}" in stderr and "untouched" in stderr
+        assert f"is kept in cassettes/{new.name}" in stderr and "untouched" in stderr
         assert [o["status"] for o in standin.orders()] == ["CANCELED"]
