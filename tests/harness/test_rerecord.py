@@ -126,3 +126,24 @@ def test_an_interrupted_rerecord_leaves_the_committed_cassettes_untouched(projec
     if how == signal.SIGINT:
         assert f"is kept in cassettes/{new.name}" in stderr and "untouched" in stderr
         assert [o["status"] for o in standin.orders()] == ["CANCELED"]
+
+
+def test_a_freshly_generated_rest_broker_gets_the_same_protection(tmp_path):
+    """Not only the committed brokers: a REST broker just rendered by the template."""
+    from scaffolder.generate import generate
+    from tests.harness.test_record_rest import KEY, NAME, SECRET, in_project
+    from tests.scaffolder.test_generate import make_project
+
+    root = make_project(tmp_path / "project")
+    generate(NAME, root, data={"integration": "rest"})
+    record_cli = ("-m", "scaffolder.cli", "record", NAME, "--via")
+    with BinanceStandIn(KEY, SECRET) as standin:
+        first = in_project(root, *record_cli, standin.url)
+        assert first.returncode == 0, first.stderr
+        before = snapshot(root / "cassettes" / NAME)
+        standin.change_shape({"side": "direction"}, path="/api/v3/openOrders")
+        again = in_project(root, *record_cli, standin.url)
+    assert again.returncode == 1 and "untouched" in again.stderr
+    assert "get_open_orders: exchange answer changed, parsed result CHANGED" in again.stderr
+    assert snapshot(root / "cassettes" / NAME) == before
+    assert len(kept(root, NAME)) == 1

@@ -95,3 +95,25 @@ def test_a_failing_step_is_reported_and_exits_1(tmp_path, monkeypatch):
     assert balance.startswith("FAIL") and "AuthenticationError" in balance
     ticker = next(line for line in result.output.splitlines() if " ticker " in line)
     assert ticker.startswith("ok"), "a public read still runs after a failed signed one"
+
+
+def test_smoke_runs_a_freshly_generated_rest_broker(tmp_path):
+    """Not only the committed brokers: a REST broker just rendered by the template."""
+    from scaffolder.generate import generate
+    from tests.harness.test_record_rest import KEY, NAME, SECRET, in_project
+    from tests.scaffolder.test_generate import make_project
+
+    root = make_project(tmp_path / "project")
+    generate(NAME, root, data={"integration": "rest"})
+    with BinanceStandIn(KEY, SECRET) as standin:
+        run = in_project(
+            root, "-m", "scaffolder.cli", "smoke", NAME, "--via", standin.url, "--with-order",
+            "--yes", "--json",
+        )  # fmt: skip
+        created = standin.orders_created
+        orders = standin.orders()
+    assert run.returncode == 0, run.stdout + run.stderr
+    steps = json.loads(run.stdout)["steps"]
+    assert [s["step"] for s in steps][-3:] == ["create_order", "cancel_order", "disconnect"]
+    assert all(s["ok"] for s in steps), steps
+    assert created == 1 and CANCELLED["binance"](orders[0])
