@@ -41,6 +41,7 @@ from brokers.shapes import (
 
 if TYPE_CHECKING:
     from brokers.config import BrokerConfig
+    from brokers.signing import AuthNames
     from brokers.streaming import ErrorCallback, TickerCallback, TickerSubscriptions
 
 __all__ = [
@@ -75,6 +76,15 @@ class BaseBroker(abc.ABC):
     websocket: ClassVar[bool] = False
     #: How to get ticker subscriptions, for the error of a broker without them.
     websocket_hint: ClassVar[str] = "regenerate the broker with websocket enabled"
+
+    @classmethod
+    def auth_names(cls) -> AuthNames:
+        """The headers and parameters this broker's signed requests carry secrets in, so the
+        harness can scrub exactly those (see :class:`brokers.signing.AuthNames`). A broker
+        that signs requests overrides this; the default declares none."""
+        from brokers.signing import AuthNames
+
+        return AuthNames()
 
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config

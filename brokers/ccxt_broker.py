@@ -3,8 +3,9 @@
 Everything common to ccxt exchanges lives here once: credential mapping, sandbox selection,
 rate limit and timeout, market loading (or a recorded snapshot), capability checks against
 ccxt's ``has``, error mapping, retries for reads and the place-once rule for orders. A subclass
-says only how its exchange differs: ``exchange_id``, ``ccxt_options``, ``capabilities``,
-``client_order_id_param`` or an overridden method.
+says only how its exchange differs: ``exchange_id``, ``ccxt_options``, ``capabilities``, its
+exchange ``profile`` (how a client order id is carried and an order found again) or an
+overridden method.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from brokers.errors import (
     parse_retry_after,
 )
 from brokers.order_checks import MarketRules, OrderRequest, ccxt_market_rules
-from brokers.retry import call_with_retry, new_client_order_id, place_order_once
+from brokers.profile import ExchangeProfile, merged_profile, new_client_order_id, same_client_id
+from brokers.retry import call_with_retry, cancel_with_retry, place_order_once
 from brokers.shapes import (
     OHLCV,
     Balance,
@@ -35,6 +37,7 @@ from brokers.shapes import (
     Position,
     Ticker,
     balance_from_ccxt,
+    is_cancelled,
     ohlcv_from_rows,
     order_from_ccxt,
     position_from_ccxt,
@@ -42,6 +45,7 @@ from brokers.shapes import (
 )
 
 if TYPE_CHECKING:
+    from brokers.signing import AuthNames
     from brokers.streaming import TickerStream
 
 T = TypeVar("T")
@@ -61,8 +65,10 @@ class CcxtBroker(BaseBroker):
     ccxt_options: ClassVar[dict[str, Any]] = {}
     #: Overrides of ccxt's ``has`` for our use (e.g. ``{"fetchPositions": False}`` on spot-only).
     capabilities: ClassVar[dict[str, bool]] = {}
-    #: The ``params`` key that carries a client order id on create (ccxt's unified default).
-    client_order_id_param: ClassVar[str] = "clientOrderId"
+    #: How the exchange carries a client order id and finds an order by it (see
+    #: :class:`brokers.profile.ExchangeProfile`; laid over ``DEFAULT_PROFILE``). Generated
+    #: brokers state the profile derived from ccxt.
+    profile: ClassVar[ExchangeProfile] = {}
     #: Fragments of the exchange's error messages or refusal bodies that mean "no such order"
     #: where ccxt raises only a generic error for them (Coinbase: ``UNKNOWN_CANCEL_ORDER``);
     #: such a non-retryable error becomes OrderNotFoundError.
@@ -73,8 +79,6 @@ class CcxtBroker(BaseBroker):
     )
     #: Timeframes this broker offers (a subset of ccxt's); empty means all of ccxt's.
     timeframes: ClassVar[tuple[str, ...]] = ()
-    #: Whether ``fetch_order`` accepts ``{client_order_id_param: id}`` to look an order up.
-    fetch_order_by_client_id: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -88,6 +92,14 @@ class CcxtBroker(BaseBroker):
         self._markets_snapshot = markets
         self._sleep = sleep
         self._exchange: Any = None
+
+    @classmethod
+    def auth_names(cls) -> AuthNames:
+        """What ccxt's ``sign()`` for the exchange adds to a request (see
+        :mod:`brokers.ccxt_auth`): learnt offline, with canary credentials."""
+        from brokers.ccxt_auth import ccxt_auth_names
+
+        return ccxt_auth_names(cls.exchange_id or cls.name)
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -303,73 +315,139 @@ class CcxtBroker(BaseBroker):
             raise self._to_error(exc) from exc
 
     def _place_order(self, order: OrderRequest) -> Order:
-        """Place a checked order once (see :func:`brokers.retry.place_order_once`). ccxt takes
-        floats: the nearest to the exact, rounded values (ccxt formats them back by repr)."""
+        """Place a checked order once (see :func:`brokers.retry.place_order_once`).
+
+        ccxt takes floats: the nearest to the exact, rounded values (ccxt formats them back by
+        repr). The id goes under the profile's ``client_id_param``. Where ccxt cannot carry
+        one, or no look-up can prove an order absent, an order whose answer was lost is never
+        re-sent: it ends in ``OrderStateUnknownError`` saying what to check.
+        """
         symbol, order_type, side = order.symbol, order.order_type, order.side
         amount = float(order.amount)
         price = None if order.price is None else float(order.price)
-        client_id = order.client_order_id or new_client_order_id()
+        profile = self.order_profile
+        param = profile.get("client_id_param")
+        client_id = order.client_order_id or new_client_order_id(profile=profile)
         request = {
             **order.params,
             **order.exchange_time_in_force(),
-            self.client_order_id_param: client_id,
+            **({param: client_id} if param else {}),
         }
 
         def send() -> Order:
             raw = self.exchange.create_order(symbol, order_type, side, amount, price, request)
             order = order_from_ccxt(raw)
-            if not order["client_order_id"]:
+            if not order["client_order_id"] and param:
                 order["client_order_id"] = client_id
             return order
 
         def find() -> Order | None:
             return self._find_by_client_id(client_id, symbol)
 
-        # Only a look-up that sees filled orders too can prove an order absent: open orders
-        # alone would miss one that filled at once, and re-sending it would place it twice.
-        can_find = self.fetch_order_by_client_id or (
-            self.has("fetchOpenOrders") and self.has("fetchClosedOrders")
-        )
+        if not param:
+            unfindable = (
+                f"ccxt's {self._ccxt_id} cannot send a client order id (so the exchange does "
+                f"not know this one); check the open and recent orders of {symbol} for a "
+                f"{side} of {amount}"
+            )
+        else:
+            unfindable = (
+                f"no look-up of {self.name} can prove an order absent; check its open and "
+                f"recent orders of {symbol} for client order id {client_id}"
+            )
         return place_order_once(
             send,
-            find if can_find else None,
+            find if param and self._can_find() else None,
             client_order_id=client_id,
             policy=self.config.settings.retry,
             to_error=self._to_error,
             sleep=self._sleep,
             broker=self.name,
+            unfindable=unfindable,
         )
 
+    @property
+    def order_profile(self) -> ExchangeProfile:
+        """This broker's exchange profile, laid over the defaults."""
+        return merged_profile(self.profile)
+
+    def _can_find(self) -> bool:
+        """Whether a look-up by client id can prove an order absent.
+
+        A subclass that writes its own :meth:`_find_by_client_id` is trusted to; otherwise the
+        profile's look-up must be one ccxt has. A scan of open orders alone cannot: it would
+        miss an order that filled at once, and re-sending that one would place it twice.
+        """
+        if type(self)._find_by_client_id is not CcxtBroker._find_by_client_id:
+            return True
+        lookup = self.order_profile.get("lookup")
+        if lookup == "fetch_order":
+            return self.has("fetchOrder")
+        if lookup == "open_closed_order":
+            return self.has("fetchOpenOrder") and self.has("fetchClosedOrder")
+        if lookup == "scan":
+            return bool(self.order_profile.get("echoes_client_id")) and (
+                self.has("fetchOpenOrders") and self.has("fetchClosedOrders")
+            )
+        return False
+
     def _find_by_client_id(self, client_id: str, symbol: str) -> Order | None:
-        """The order carrying ``client_id``, or None when the exchange has none."""
-        if self.fetch_order_by_client_id:
-            try:
-                raw = self.exchange.fetch_order(
-                    None, symbol, {self.client_order_id_param: client_id}
-                )
-            except Exception as exc:
-                if isinstance(self._to_error(exc), OrderNotFoundError):
-                    return None
-                raise
-            return order_from_ccxt(raw)
-        for method, fetch in (
-            ("fetchOpenOrders", "fetch_open_orders"),
-            ("fetchClosedOrders", "fetch_closed_orders"),
-        ):
-            if not self.has(method):
-                continue
+        """The order carrying ``client_id``, or None when the exchange proves it has none
+        (the way the profile's ``lookup`` says)."""
+        profile = self.order_profile
+        query = {profile.get("lookup_param") or "clientOrderId": client_id}
+        lookup = profile.get("lookup")
+        methods = {
+            "fetch_order": ("fetch_order",),
+            "open_closed_order": ("fetch_open_order", "fetch_closed_order"),
+        }.get(str(lookup))
+        if methods:
+            for method in methods:
+                try:
+                    raw = getattr(self.exchange, method)(None, symbol, query)
+                except Exception as exc:
+                    if isinstance(self._to_error(exc), OrderNotFoundError):
+                        continue
+                    raise
+                return self._ours(order_from_ccxt(raw), client_id)
+            return None
+        for fetch in ("fetch_open_orders", "fetch_closed_orders"):
             for raw in getattr(self.exchange, fetch)(symbol):
-                if raw.get("clientOrderId") == client_id:
+                if same_client_id(raw.get("clientOrderId"), client_id):
                     return order_from_ccxt(raw)
         return None
 
+    def _ours(self, order: Order, client_id: str) -> Order:
+        """``order`` when it is the one carrying ``client_id`` (or the exchange echoes none)."""
+        echoed = order["client_order_id"]
+        if echoed and not same_client_id(echoed, client_id):
+            raise BrokerError(
+                f"{self.name}: looking up client order id {client_id} returned order "
+                f"{order['id']} of client id {echoed}",
+                broker=self.name,
+            )
+        order["client_order_id"] = echoed or client_id
+        return order
+
     def cancel_order(self, order_id: str, symbol: str | None = None) -> Order:
-        """Cancel ``order_id``; cancelling is idempotent, so it is retried like a read."""
+        """Cancel ``order_id``, retried like a read (see :func:`brokers.retry.cancel_with_retry`:
+        "not found" after a lost answer is success when the order is found cancelled)."""
         self._require_connected()
         self._require_symbol(symbol)
         self._require("cancelOrder", "cancel orders")
-        raw = self._read(lambda: self.exchange.cancel_order(order_id, symbol), "cancel order")
-        order = order_from_ccxt(raw)
+
+        def look_up() -> Order:
+            return order_from_ccxt(self.exchange.fetch_order(order_id, symbol))
+
+        order = cancel_with_retry(
+            lambda: order_from_ccxt(self.exchange.cancel_order(order_id, symbol)),
+            look_up if self.has("fetchOrder") else None,
+            is_cancelled,
+            policy=self.config.settings.retry,
+            describe=f"{self.name}: cancel order {order_id}",
+            to_error=self._to_error,
+            sleep=self._sleep,
+        )
         if not (order["side"] and order["symbol"]) and self.has("fetchOrder"):
             # Some exchanges answer a cancel with the id alone (Coinbase: success, order_id):
             # the order as it stands now is the answer the caller expects.

@@ -26,6 +26,7 @@ from brokers.json_positions import (
     nesting_offset,
     pointer_of,
 )
+from brokers.redaction import hidden
 
 if TYPE_CHECKING:
     from brokers.retry import RetryPolicy
@@ -34,6 +35,9 @@ SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "broker-config.s
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: Deepest nesting of objects and lists accepted in a config (a config needs 4 or 5).
 MAX_NESTING = 100
+#: Largest config file read, in bytes (1 MiB). A broker config is a few kilobytes; anything
+#: near this is the wrong file, and refusing it before reading keeps memory bounded.
+MAX_CONFIG_BYTES = 1 << 20
 
 #: Our credential names -> ccxt's attribute names.
 CCXT_CREDENTIALS: dict[str, str] = {
@@ -280,10 +284,18 @@ def read_document(path: str | Path) -> tuple[str, Any]:
     """Read and parse a JSON file; syntax errors become a ConfigError with line and column.
 
     Strict JSON only: no NaN or Infinity, no key twice in one object (the last would silently
-    win, and could hide a literal secret), no byte order mark, at most ``MAX_NESTING`` levels.
+    win, and could hide a literal secret), no byte order mark, at most ``MAX_NESTING`` levels,
+    at most ``MAX_CONFIG_BYTES`` bytes (checked before the file is read).
     """
     name = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"the file is {size} bytes; a broker config is at most {MAX_CONFIG_BYTES} "
+                "bytes (1 MiB): is this the right file?",
+                path=name,
+            )
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError("file not found", path=name) from exc
@@ -523,7 +535,7 @@ def _kind(value: Any) -> str:
 
 def _show(value: Any, *, secret: bool = False) -> str:
     if secret and isinstance(value, str) and value and not ENV_REFERENCE.fullmatch(value):
-        return f"the value ({len(value)} characters, hidden)"
+        return hidden(value)
     text = json.dumps(value) if not isinstance(value, (dict, list)) else _kind(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

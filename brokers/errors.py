@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from brokers.redaction import redact
+
 
 class BrokerError(Exception):
     """Root of every error a broker raises."""
@@ -18,6 +20,7 @@ class BrokerError(Exception):
     retryable: bool = False
 
     def __init__(self, message: str, *, broker: str | None = None) -> None:
+        message = redact(message)  # a signed URL or a proxy password in a foreign message
         super().__init__(message)
         self.message = message
         self.broker = broker

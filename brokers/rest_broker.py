@@ -42,7 +42,7 @@ from brokers.errors import (
     parse_retry_after,
 )
 from brokers.order_checks import MarketRules, OrderRequest, number_or_none, plain
-from brokers.retry import call_with_retry, new_client_order_id, place_order_once
+from brokers.retry import call_with_retry, cancel_with_retry, new_client_order_id, place_order_once
 from brokers.shapes import (
     OHLCV,
     Balance,
@@ -50,12 +50,13 @@ from brokers.shapes import (
     Position,
     Ticker,
     balance_entry,
+    is_cancelled,
     normalize_status,
     ohlcv_from_rows,
     to_float,
     to_int,
 )
-from brokers.signing import Scheme, Signer
+from brokers.signing import AuthNames, Scheme, Signer
 from brokers.streaming import StreamReply
 
 if TYPE_CHECKING:
@@ -135,6 +136,19 @@ class RestBroker(BaseBroker):
         self._markets_snapshot = markets
         self.markets: dict[str, dict[str, Any]] = {}
         self._ws_request_ids = itertools.count(1)
+
+    @classmethod
+    def auth_names(cls) -> AuthNames:
+        """What the class's :class:`Signer` fills: its key header, and the signature and
+        timestamp of its scheme (headers, or query parameters)."""
+        return Signer(
+            api_key="",
+            secret="",
+            scheme=cls.signing_scheme,
+            key_header=cls.key_header,
+            signature_header=cls.signature_header,
+            timestamp_header=cls.timestamp_header,
+        ).auth_names()
 
     @property
     def url(self) -> str:
@@ -452,11 +466,20 @@ class RestBroker(BaseBroker):
         return self.parse_order(data)
 
     def cancel_order(self, order_id: str, symbol: str | None = None) -> Order:
-        """Cancel an open order."""
+        """Cancel an open order, retried like a read; "not found" after a lost answer is
+        success when the order is found cancelled (:func:`brokers.retry.cancel_with_retry`)."""
         self._require_connected()
         self._require_symbol(symbol)
         params = self._order_query(order_id, symbol)
-        order = self.parse_order(self._read("DELETE", "order", params, signed=True))
+        order = cancel_with_retry(
+            lambda: self.parse_order(self.request("DELETE", "order", params, signed=True)),
+            lambda: self.parse_order(self.request("GET", "order", params, signed=True)),
+            is_cancelled,
+            policy=self.config.settings.retry,
+            describe=f"{self.name}: cancel order {order_id}",
+            to_error=self._to_error,
+            sleep=self._sleep,
+        )
         order["status"] = order["status"] or "canceled"
         return order
 

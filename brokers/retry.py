@@ -16,12 +16,23 @@ from __future__ import annotations
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from brokers.errors import BrokerError, InvalidNonceError, RateLimitError, map_exception
+from brokers.profile import new_client_order_id
+from brokers.redaction import redact
+
+__all__ = [
+    "NO_RETRY",
+    "OrderStateUnknownError",
+    "RetryPolicy",
+    "call_with_retry",
+    "cancel_with_retry",
+    "new_client_order_id",
+    "place_order_once",
+]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -58,11 +69,6 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 REFUSED_UNEXECUTED = (RateLimitError, InvalidNonceError)
 
 
-def new_client_order_id(prefix: str = "bs") -> str:
-    """A fresh client order id: 32 lowercase alphanumerics, accepted by every major exchange."""
-    return (prefix + uuid.uuid4().hex)[:32]
-
-
 def call_with_retry(
     fn: Callable[[], T],
     *,
@@ -90,9 +96,9 @@ def call_with_retry(
             wait = policy.delay(attempt - 1, error)
             log.warning(
                 "%s failed (%s: %s); retry %d/%d in %.2fs",
-                describe,
+                redact(describe),
                 type(error).__name__,
-                error,
+                redact(str(error)),
                 attempt,
                 policy.max_attempts - 1,
                 wait,
@@ -122,13 +128,15 @@ def place_order_once(
     to_error: Callable[[BaseException], BrokerError] = map_exception,
     sleep: Callable[[float], None] = time.sleep,
     broker: str | None = None,
+    unfindable: str = "this exchange cannot look orders up by client id",
 ) -> T:
     """Send an order at most once per proven absence.
 
     ``send`` places the order (with ``client_order_id`` inside it); ``find`` returns the order
     with that client id, or None when the exchange says it does not exist. ``find`` is itself
     retried as a read. Without ``find`` only a refusal the exchange answers before executing
-    anything (:data:`REFUSED_UNEXECUTED`) is re-sent; any other unknown outcome is raised.
+    anything (:data:`REFUSED_UNEXECUTED`) is re-sent; any other unknown outcome is raised, its
+    message saying why nothing can be looked up (``unfindable``) and what to check.
     """
     attempt = 0
     while True:
@@ -153,7 +161,7 @@ def place_order_once(
             elif find is None and not isinstance(error, REFUSED_UNEXECUTED):
                 raise OrderStateUnknownError(
                     f"order {client_order_id} may or may not have been placed ({error}); "
-                    "this exchange cannot look orders up by client id, so it was not re-sent",
+                    f"{unfindable}, so it was not re-sent",
                     client_order_id=client_order_id,
                     broker=broker,
                 ) from exc
@@ -186,3 +194,62 @@ def _lookup(
             client_order_id=client_order_id,
             broker=broker,
         ) from lookup_error
+
+
+def cancel_with_retry(
+    cancel: Callable[[], T],
+    look_up: Callable[[], T] | None,
+    cancelled: Callable[[T], bool],
+    *,
+    policy: RetryPolicy,
+    describe: str,
+    to_error: Callable[[BaseException], BrokerError] = map_exception,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Cancel an order, retrying like a read, and see through a lost answer.
+
+    When an attempt's outcome was unknown (a timeout, a reset, a 5xx: the cancel may have
+    been done) and a later attempt is refused ("unknown order", "not found", a bad request:
+    exchanges word "already cancelled" many ways), the order is looked up (``look_up``, retried as a read): if ``cancelled``
+    says it is, that is the answer; otherwise, or when the look-up fails, the refusal is
+    raised (its cause kept). A refusal of the
+    first attempt is always raised: nothing was lost, so the order really was not there.
+    """
+    lost: list[BrokerError] = []
+
+    def attempt() -> T:
+        try:
+            return cancel()
+        except Exception as exc:
+            error = to_error(exc)
+            if error.retryable:
+                lost.append(error)
+            raise
+
+    try:
+        return call_with_retry(
+            attempt, policy=policy, describe=describe, to_error=to_error, sleep=sleep
+        )
+    except BrokerError as refused:
+        if refused.retryable or not lost or look_up is None:
+            raise
+        try:
+            order = call_with_retry(
+                look_up,
+                policy=policy,
+                describe=f"{describe}: look-up",
+                to_error=to_error,
+                sleep=sleep,
+            )
+        except BrokerError as lookup_error:
+            log.warning("%s: the look-up after a lost answer failed (%s)", describe, lookup_error)
+            raise refused  # noqa: B904 - the refusal keeps its own cause
+        if not cancelled(order):
+            raise
+        log.warning(
+            "%s: refused (%s) after a lost answer (%s), and the order is cancelled",
+            describe,
+            type(refused).__name__,
+            type(lost[-1]).__name__,
+        )
+        return order

@@ -196,3 +196,8 @@ def normalize_status(value: Any) -> str | None:
         "pending_cancel": "canceled",
     }
     return _STATUS_MAP.get(word) or aliases.get(word, word)
+
+
+def is_cancelled(order: Order) -> bool:
+    """Whether ``order`` is cancelled (or expired: no longer working, nothing more to cancel)."""
+    return normalize_status(order.get("status")) in ("canceled", "expired")

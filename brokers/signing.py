@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
+
+from brokers.redaction import mask_tail
 
 Scheme = Literal[
     "hmac_sha256_query", "hmac_sha512_query", "hmac_sha256_header", "hmac_sha512_header"
@@ -24,6 +26,38 @@ SCHEMES: tuple[str, ...] = (
     "hmac_sha256_header",
     "hmac_sha512_header",
 )
+
+
+@dataclass(frozen=True)
+class AuthNames:
+    """Where a broker's signed requests carry credentials, signatures and timestamps.
+
+    Each broker class declares these (:meth:`brokers.base.BaseBroker.auth_names`); the
+    harness scrubs them from cassettes and keeps them out of request matching, so a broker
+    with its own header names is scrubbed by what it sends, not by a table of exchanges.
+    Names are lower-case.
+    """
+
+    #: Headers holding the key, the signature, a timestamp or a nonce.
+    headers: frozenset[str] = frozenset()
+    #: Query or body parameters holding the key or the signature.
+    params: frozenset[str] = frozenset()
+    #: Query or body parameters that change on every request (timestamps, nonces).
+    volatile_params: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls,
+        headers: Iterable[str] = (),
+        params: Iterable[str] = (),
+        volatile_params: Iterable[str] = (),
+    ) -> AuthNames:
+        """Names as given, lower-cased, empty ones dropped."""
+        return cls(
+            frozenset(h.lower() for h in headers if h),
+            frozenset(p.lower() for p in params if p),
+            frozenset(p.lower() for p in volatile_params if p),
+        )
 
 
 @dataclass
@@ -60,6 +94,14 @@ class Signer:
     def _digest(self) -> Any:
         return hashlib.sha512 if "sha512" in self.scheme else hashlib.sha256
 
+    def auth_names(self) -> AuthNames:
+        """The headers and parameters :meth:`sign` fills with the key, signature and time."""
+        if self.scheme.endswith("_query"):
+            return AuthNames.of(
+                [self.key_header], [self.signature_param], ["timestamp", "recvWindow"]
+            )
+        return AuthNames.of([self.key_header, self.signature_header, self.timestamp_header])
+
     def hmac_hex(self, message: str) -> str:
         """Hex HMAC of ``message`` with the secret."""
         return hmac.new(self.secret.encode(), message.encode(), self._digest).hexdigest()
@@ -85,8 +127,5 @@ class Signer:
         return SignedRequest(items, headers, body, canonical)
 
 
-def mask(value: str, keep: int = 4) -> str:
-    """``value`` with all but the last ``keep`` characters hidden (for showing a key)."""
-    if len(value) <= keep * 2:
-        return "*" * len(value)
-    return "*" * (len(value) - keep) + value[-keep:]
+#: Kept under its old name: how a key is shown (see :mod:`brokers.redaction`).
+mask = mask_tail

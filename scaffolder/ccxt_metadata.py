@@ -143,3 +143,35 @@ def lookup(exchange_id: str) -> ExchangeInfo | None:
 def close_matches(name: str, n: int = 3) -> list[str]:
     """ccxt exchange ids that look like ``name`` (for "did you mean" hints)."""
     return difflib.get_close_matches(name, list(exchanges()), n=n, cutoff=0.6)
+
+
+#: Bumped when the way profiles are derived changes, so old cached profiles are not reused.
+PROFILES_FORMAT = 3
+
+
+def profiles_path() -> Path:
+    """Where the exchange profiles derived from the installed ccxt version are cached."""
+    return cache_dir() / f"ccxt-{ccxt_version()}-profiles-{PROFILES_FORMAT}.json"
+
+
+def _cached_profiles() -> dict[str, Any]:
+    try:
+        raw = json.loads(profiles_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def profile(exchange_id: str) -> dict[str, Any]:
+    """The exchange profile of ``exchange_id`` (``scaffolder.exchange_profile.derive``), from
+    the cache; derived (importing ccxt, building its requests offline) and cached on first use."""
+    cached = _cached_profiles()
+    if isinstance(cached.get(exchange_id), dict):
+        return dict(cached[exchange_id])
+    from scaffolder.exchange_profile import derive
+
+    derived = dict(derive(exchange_id))
+    write_cache_file(
+        profiles_path(), json.dumps({**_cached_profiles(), exchange_id: derived}, sort_keys=True)
+    )
+    return derived

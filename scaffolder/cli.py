@@ -8,8 +8,11 @@ never a traceback.
 from __future__ import annotations
 
 import json
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,8 +38,34 @@ FORMAT_OPTION = click.option(
 
 def fail(message: str, code: int = EXIT_FAIL) -> None:
     """Print ``message`` as one line on stderr and exit with ``code``."""
-    click.echo(f"error: {message}", err=True)
+    from brokers.redaction import redact
+
+    click.echo(f"error: {redact(message)}", err=True)
     sys.exit(code)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI timeout, ``docker stop``), raised where the program is, as Ctrl-C is: the
+    same clean-up runs (a recording cancels its order, scratch directories are removed)."""
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` (once: a second TERM during the
+    clean-up is ignored). Only in the main thread, where Python runs signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def user_errors(fn: F) -> F:
@@ -47,13 +76,23 @@ def user_errors(fn: F) -> F:
         from scaffolder.errors import ScaffolderError
 
         try:
-            return fn(*args, **kwargs)
+            with terminate_as_interrupt():
+                return fn(*args, **kwargs)
         except ScaffolderError as exc:
             fail(str(exc), exc.exit_code)
         except BrokerError as exc:
             fail(str(exc), EXIT_FAIL)
+        except Terminated:
+            fail("terminated (SIGTERM); nothing was left half-written", 128 + signal.SIGTERM)
         except KeyboardInterrupt:
             fail("interrupted; nothing was left half-written", 130)
+        except SyntaxError as exc:  # a Python file of the project: conflict markers, say
+            from scaffolder.errors import describe_syntax_error
+
+            fail(describe_syntax_error(exc), EXIT_FAIL)
+        except OSError as exc:  # a permission, a full disk: the file, not a traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}", EXIT_FAIL)
 
     return wrapper  # type: ignore[return-value]
 
@@ -207,6 +246,11 @@ def update(name: str, as_json: bool) -> None:
         for path in report.conflicts:
             click.echo(f"  CONFLICT {path}: resolve the <<<<<<< markers", err=True)
     if report.conflicts:
+        click.echo(
+            f"{name} stays at template {report.from_version[:12]} until then: resolve, then run "
+            f"`scaffolder update {name}` again",
+            err=True,
+        )
         sys.exit(EXIT_FAIL)
 
 
@@ -231,6 +275,32 @@ def list_brokers(as_json: bool) -> None:
                 str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
             ).rstrip()
         )
+
+
+@main.command(name="coverage")
+@click.argument("name", required=False, shell_complete=_complete_broker)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@user_errors
+def coverage_command(name: str | None, as_json: bool) -> None:
+    """Per broker and contract call, what proves it: recorded, ccxt-data, stand-in or none.
+
+    With NAME, also the command that would fill each call not proven by a cassette.
+    """
+    from scaffolder.coverage import as_json as coverage_json
+    from scaffolder.coverage import as_text, coverage
+    from scaffolder.generate import exists
+
+    root = _root()
+    if name and not exists(root, name):
+        fail(f"no broker {name!r} in {root}", EXIT_USAGE)
+    table = coverage(root, name)
+    if as_json:
+        click.echo(json.dumps(coverage_json(table), indent=2))
+        return
+    for line in as_text(table):
+        click.echo(line)
+    for proof in (p for p in table.get(name or "", []) if p.fill):
+        click.echo(f"  {proof.call}: {proof.detail}; fill: {proof.fill}")
 
 
 @main.command()
@@ -325,7 +395,9 @@ def record(
     from scaffolder.harness.record import record as run_record
 
     def progress(message: str) -> None:
-        click.echo(f"[{name}] {message}", err=True)
+        from brokers.redaction import redact
+
+        click.echo(f"[{name}] {redact(message)}", err=True)
 
     report = run_record(
         name,
@@ -408,6 +480,10 @@ def cassettes_import_ccxt(name: str, static_dir: Path, out: Path | None) -> None
     from scaffolder.harness.scenario import scenario_from_import
 
     scenario = scenario_from_import(name, target)
+    if target.resolve() == (root / "cassettes" / name).resolve():
+        from scaffolder.generate import note_cassettes
+
+        note_cassettes(root, name)
     click.echo(f"imported {len(report.imported)} case(s) for {name} into {target}")
     click.echo(f"contract calls covered: {', '.join(scenario['calls']) or 'none'}")
     for skipped in report.skipped:
@@ -422,7 +498,13 @@ def cassettes_import_ccxt(name: str, static_dir: Path, out: Path | None) -> None
     show_default=True,
     help="Which exchange's API to stand in for.",
 )
-@click.option("--port", type=int, default=8765, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="TCP port on 127.0.0.1 (0: any free port).",
+)
 @click.option("--api-key", default=None, help="The accepted API key (default: the canary).")
 @click.option("--secret", default=None, help="The signing secret (default: the canary).")
 def standin(exchange: str, port: int, api_key: str | None, secret: str | None) -> None:
@@ -436,7 +518,14 @@ def standin(exchange: str, port: int, api_key: str | None, secret: str | None) -
     argv = ["--exchange", exchange, "--port", str(port)]
     argv += ["--api-key", api_key] if api_key else []
     argv += ["--secret", secret] if secret else []
-    sys.exit(serve(argv))
+    try:
+        code = serve(argv)
+    except OSError as exc:  # the port is taken, or not ours to bind
+        fail(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; pick another --port "
+            "(0: any free port)"
+        )
+    sys.exit(code)
 
 
 @main.command()

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 from brokers.config import (
     ENV_REFERENCE,
@@ -55,10 +55,12 @@ from brokers.errors import (
     InvalidNonceError,
     map_exception,
 )
+from brokers.redaction import Redactor as _Redactor
+from brokers.redaction import redact
 from brokers.retry import NO_RETRY
 from brokers.signing import mask
 from scaffolder.errors import UsageError
-from scaffolder.harness.record import move_url, redirect_exchange
+from scaffolder.harness.record import check_via, move_url, redirect_exchange
 from scaffolder.validate import one_line
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -68,8 +70,6 @@ WARN_SKEW_MS = 1000
 MAX_SKEW_MS = 30000
 #: Credentials whose masked tail may be shown (identifiers); the others show only a length.
 KEY_LIKE = frozenset({"api_key", "uid", "account_id", "login", "wallet_address"})
-#: Query/body parameters holding a signature: their value is never shown.
-_SIGNATURE_PARAM = re.compile(r"(?i)(\b(?:signature|sign|sig)=)[^&;,\s'\"]+")
 #: Headers that carry a signature or a key: shown (masked) in the signed string.
 _AUTH_HEADER = re.compile(r"(?i)(key|sign|auth|passphrase|token|timestamp|nonce|payload)")
 #: Headers whose value is the signature itself (X-GEMINI-SIGNATURE, CB-ACCESS-SIGN...): never shown.
@@ -133,7 +133,7 @@ class DoctorReport:
             {
                 "broker": self.broker,
                 "config": self.config,
-                "via": self.via,
+                "via": redact(self.via) if self.via else None,
                 "ok": self.ok,
                 "exit_code": self.exit_code,
                 "checks": [c.as_dict() for c in self.checks],
@@ -142,26 +142,15 @@ class DoctorReport:
         )
 
 
-class Redactor:
-    """Masks credential values (in every encoding a URL may hold) and signatures in text."""
+class Redactor(_Redactor):
+    """The shared :class:`brokers.redaction.Redactor` (credential values in every encoding,
+    signed-URL parameters, URL passwords), with identifiers' tails shown, as one line."""
 
     def __init__(self, credentials: Mapping[str, str], extra_secrets: Iterable[str] = ()) -> None:
-        pairs: dict[str, str] = {}
-        for name, value in credentials.items():
-            if value:
-                shown = mask(value) if name in KEY_LIKE else "***"
-                for form in (value, quote(value, safe=""), quote_plus(value)):
-                    pairs.setdefault(form, shown)
-        for value in extra_secrets:
-            if value:
-                for form in (value, quote(value, safe=""), quote_plus(value)):
-                    pairs.setdefault(form, "***")
-        self._pairs = sorted(pairs.items(), key=lambda kv: -len(kv[0]))
+        super().__init__(credentials, extra_secrets, key_like=KEY_LIKE)
 
     def __call__(self, text: str) -> str:
-        for value, shown in self._pairs:
-            text = text.replace(value, shown)
-        return one_line(_SIGNATURE_PARAM.sub(r"\1***", text))
+        return one_line(super().__call__(text))
 
 
 def _now_ms() -> float:
@@ -362,6 +351,14 @@ class _Doctor:
         except BrokerError as exc:
             self.add("broker", FAIL, str(exc))
             return
+        except SyntaxError as exc:  # e.g. conflict markers left by a merge or an update
+            from scaffolder.errors import describe_syntax_error
+
+            self.add("broker", FAIL, f"{self.name} does not import: {describe_syntax_error(exc)}")
+            return
+        except Exception as exc:  # any other import failure: reported, never a traceback
+            self.add("broker", FAIL, f"{self.name} does not import: {type(exc).__name__}: {exc}")
+            return
         target = available().get(self.name, f"{klass.__module__}:{klass.__qualname__}")
         if self.config is None:
             self.add("broker", WARN, f"{self.name} -> {target}; not built: the config is invalid")
@@ -406,6 +403,18 @@ class _Doctor:
             error = map_exception(exc, broker=self.name)
             self.add("broker", FAIL, f"{self.name} -> {target} does not build: {error}")
             return
+        if config.settings.testnet:
+            from scaffolder import testnet_guard
+
+            stray, hosts = testnet_guard.stray_urls(broker, self.via)
+            if stray:  # not built: no key goes to what may be the live exchange
+                self.add(
+                    "broker",
+                    FAIL,
+                    testnet_guard.describe(self.name, stray, hosts)
+                    + ": fix custom_settings or --via, or set settings.testnet to false",
+                )
+                return
         self.broker = broker
         via = f", via {self.via}" if self.via else ""
         self.add("broker", OK, f"{self.name} -> {target} ({what}{via})")
@@ -719,9 +728,7 @@ def run(
 
     check_name(name)
     if via is not None:
-        parts = urlsplit(via)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UsageError(f"--via {via!r} is not an http(s) URL like http://127.0.0.1:8765")
+        check_via(via)
     path = default_config_path(name, root)
     if not path.exists():
         from brokers.registry import available

@@ -11,6 +11,7 @@ in together and the wiring is regenerated once; if any fails, nothing is written
 
 from __future__ import annotations
 
+import json
 import keyword
 import logging
 import os
@@ -29,7 +30,7 @@ import yaml
 from brokers.config import read_document
 from scaffolder import ccxt_metadata
 from scaffolder.errors import ScaffolderError, UsageError
-from scaffolder.fs import install_tree, scratch_dir, write_bytes_atomic
+from scaffolder.fs import install_tree, scratch_dir, write_bytes_atomic, write_text_atomic
 from scaffolder.validate import check_file
 from scaffolder.wiring import rewire, wiring_paths
 
@@ -37,25 +38,33 @@ TEMPLATE_RELPATH = Path("templates") / "broker"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 #: The config schema's ``maxLength`` for ``name`` (longer names also overflow file names).
 MAX_NAME_LENGTH = 64
-#: Modules of the runtime a broker package would shadow.
-RESERVED_NAMES = frozenset(
-    {
-        "base",
-        "config",
-        "errors",
-        "registry",
-        "registered",
-        "retry",
-        "shapes",
-        "signing",
-        "streaming",
-        "json_positions",
-        "ccxt_broker",
-        "rest_broker",
-        "test",
-        "type",
+
+
+def _reserved_names() -> frozenset[str]:
+    """Names a broker package ``brokers/<name>/`` would shadow, derived from the runtime:
+    every module of ``brokers`` and every name the package itself defines or exports
+    (``create_broker``, ``available``, ``importlib``...): ``import brokers.<name>`` sets that
+    attribute of the package to the broker's subpackage."""
+    import pkgutil
+    import types
+
+    import brokers
+
+    modules = {m.name for m in pkgutil.iter_modules(brokers.__path__) if not m.ispkg}
+    namespace = vars(brokers)
+    defined = {
+        attr
+        for attr in dir(brokers)
+        if not (
+            isinstance(namespace.get(attr), types.ModuleType)
+            and namespace[attr].__name__.startswith("brokers.")
+        )
     }
-)
+    return frozenset(modules | defined | {"test", "type"})
+
+
+#: Names of the runtime a broker package would shadow (see :func:`_reserved_names`).
+RESERVED_NAMES = _reserved_names()
 
 
 @dataclass
@@ -92,7 +101,10 @@ def check_name(name: str) -> None:
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise UsageError(f"{name!r} is a Python keyword and cannot name a package; {allowed}")
     if name in RESERVED_NAMES:
-        raise UsageError(f"{name!r} is a module of the brokers runtime; {allowed}")
+        raise UsageError(
+            f"{name!r} is a name of the brokers runtime (brokers.{name}), which a broker "
+            f"package would shadow; {allowed}"
+        )
     if name in WINDOWS_DEVICE_NAMES:
         raise UsageError(
             f"{name!r} is a device name on Windows, where brokers/{name}/ cannot exist; {allowed}"
@@ -110,12 +122,27 @@ def broker_paths(root: Path, name: str) -> list[Path]:
 
 
 def exists(root: Path, name: str) -> bool:
-    """Whether a broker of that name is in the project (package or config)."""
-    return any(p.exists() for p in broker_paths(root, name)[:3])
+    """Whether a broker of that name is in the project: its package with its answers file.
+
+    Its config, test file or cassettes alone are not a broker: ``tests/brokers/test_x.py``
+    may be a test of the project's own (``test_ccxt_stream.py`` tests the runtime).
+    """
+    return (root / "brokers" / name / ".copier-answers.yml").is_file()
 
 
-def template_meta(name: str, root: Path) -> dict[str, Any]:
-    """The ``ccxt_meta`` answer: ccxt's metadata of the exchange, empty if ccxt lacks it."""
+def strangers(root: Path, name: str) -> list[Path]:
+    """Files in the places broker ``name`` would occupy while no such broker exists: the
+    project's own, never to be overwritten or deleted on that broker's account. (Its
+    cassettes may come first: ``scaffolder cassettes import-ccxt`` before ``new``.)"""
+    if exists(root, name):
+        return []
+    return [p for p in broker_paths(root, name)[:3] if p.exists() or p.is_symlink()]
+
+
+def template_meta(name: str, root: Path, *, pairs: list[str] | None = None) -> dict[str, Any]:
+    """The ``ccxt_meta`` answer: ccxt's metadata of the exchange, empty if ccxt lacks it.
+
+    ``pairs`` (those of the replay data the broker gets) are the default pairs, if given."""
     info = ccxt_metadata.lookup(name)
     if info is None:
         return {}
@@ -127,8 +154,9 @@ def template_meta(name: str, root: Path) -> dict[str, Any]:
         "timeframes": info.timeframes,
         "rate_limit_ms": info.rate_limit_ms,
         "has": info.has,
+        "profile": ccxt_metadata.profile(name),
     }
-    pairs = default_pairs(name, root)
+    pairs = pairs or default_pairs(name, root)
     if pairs:
         meta["default_pairs"] = pairs
     return meta
@@ -212,6 +240,7 @@ def generate_many(
     """
     import copier
 
+    from scaffolder.harness.corpus import seed_new_broker
     from scaffolder.jinja_cache import compiled_templates_cached
 
     root = root.resolve()
@@ -220,6 +249,13 @@ def generate_many(
             check_name(name)
             if exists(root, name) and not force:
                 raise UsageError(f"broker {name!r} exists already; pass --force to replace it")
+            taken = strangers(root, name)
+            if taken:
+                raise UsageError(
+                    f"{taken[0].relative_to(root)} exists already but belongs to no broker "
+                    f"{name!r} (there is no brokers/{name}/.copier-answers.yml): --force does "
+                    "not replace it either; move it away or choose another name"
+                )
     template = root / TEMPLATE_RELPATH
     if not (template / "copier.yml").exists():
         raise ScaffolderError(
@@ -234,7 +270,9 @@ def generate_many(
                 progress(index, len(brokers), name)
             with _naming(name, len(brokers)):
                 out = scratch / f"render-{index}"
-                answers = {**(data or {}), "name": name, "ccxt_meta": template_meta(name, root)}
+                seeded = seed_new_broker(name, root, data or {}, scratch / f"corpus-{index}")
+                meta = template_meta(name, root, pairs=seeded[1] if seeded else None)
+                answers = {**(data or {}), "name": name, "ccxt_meta": meta}
                 try:
                     copier.run_copy(
                         str(template),
@@ -249,7 +287,13 @@ def generate_many(
                 except (ValueError, copier.errors.CopierError) as exc:
                     raise UsageError(f"the template refused the answers: {exc}") from exc
                 _check_rendered(out, name)
-                _finish_answers(out / "brokers" / name / ".copier-answers.yml", version)
+                if seeded:  # replay data from the bundled corpus (scaffolder/corpus/)
+                    shutil.copytree(seeded[0], out / "cassettes" / name, dirs_exist_ok=True)
+                _finish_answers(
+                    out / "brokers" / name / ".copier-answers.yml",
+                    version,
+                    recorded(out if seeded else root, name),
+                )
                 rendered[name] = _stage(out, staged)
         _format_python(staged, root)
         try:
@@ -394,8 +438,9 @@ def _check_rendered(out: Path, name: str) -> None:
             ) from exc
 
 
-def _finish_answers(path: Path, version: str | None) -> None:
-    """Make the answers file portable: the template path relative to the project, the version.
+def _finish_answers(path: Path, version: str | None, cassettes: str | None = None) -> None:
+    """Make the answers file portable: the template path relative to the project, the version,
+    and whether the broker has cassettes already (imported before it was generated).
 
     Written in place: the file is still in the scratch directory, moved in with the rest.
     """
@@ -407,23 +452,75 @@ def _finish_answers(path: Path, version: str | None) -> None:
         answers["_commit"] = version
     else:
         answers.pop("_commit", None)
-    header = "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
+    if cassettes:
+        answers[CASSETTES_KEY] = cassettes
+    path.write_text(_answers_text(answers), encoding="utf-8")  # in scratch: no fsync needed
+
+
+ANSWERS_HEADER = "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
+#: In a broker's answers file: where its cassettes came from (``recorded``, ``ccxt-static``).
+#: A broker that has had cassettes fails its contract when they go missing, instead of
+#: skipping it as a broker that never had any does.
+CASSETTES_KEY = "_cassettes"
+
+
+def _answers_text(answers: Mapping[str, Any]) -> str:
+    """An answers file's text: copier's header, its ``_`` keys first, then the answers, sorted."""
     ordered = {k: answers[k] for k in sorted(answers, key=lambda k: (not k.startswith("_"), k))}
-    path.write_text(header + yaml.safe_dump(ordered, sort_keys=False), encoding="utf-8")
+    return ANSWERS_HEADER + yaml.safe_dump(ordered, sort_keys=False)
+
+
+def write_answers(path: Path, answers: Mapping[str, Any]) -> None:
+    """Write an answers file in the project, atomically (see :func:`_answers_text`)."""
+    write_text_atomic(path, _answers_text(answers))
+
+
+def recorded(root: Path, name: str) -> str | None:
+    """Where broker ``name``'s cassettes came from (its ``contract.json``), None without any."""
+    try:
+        scenario = json.loads(
+            (root / "cassettes" / name / "contract.json").read_text(encoding="utf-8")
+        )
+    except (OSError, ValueError):
+        return None
+    source = scenario.get("source") if isinstance(scenario, dict) else None
+    return str(source) if source else "recorded"
+
+
+def note_cassettes(root: Path, name: str) -> None:
+    """Record in the broker's answers file that it has cassettes (after record or import)."""
+    path = root / "brokers" / name / ".copier-answers.yml"
+    source = recorded(root, name)
+    if source is None or not path.is_file():
+        return
+    answers = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if isinstance(answers, dict) and answers.get(CASSETTES_KEY) != source:
+        write_answers(path, {**answers, CASSETTES_KEY: source})
 
 
 def remove(name: str, root: Path) -> list[Path]:
-    """Delete the broker's files and rewire; returns what was removed."""
+    """Delete the broker's files and rewire, all or nothing; returns what was removed.
+
+    Every place is first moved into a scratch directory in the project (a rename: same
+    filesystem), then the wiring is regenerated; if a move or the wiring fails, everything is
+    moved back and the wiring restored, so the registry never names a deleted broker.
+    """
     check_name(name)
     if not exists(root, name):
         raise UsageError(f"no broker {name!r} in {root}")
-    removed = []
-    for path in broker_paths(root, name):
-        if path.is_dir():
-            shutil.rmtree(path)
-            removed.append(path)
-        elif path.exists():
-            path.unlink()
-            removed.append(path)
-    rewire(root)
-    return removed
+    present = [p for p in broker_paths(root, name) if p.exists() or p.is_symlink()]
+    wiring = {p: p.read_bytes() if p.exists() else None for p in wiring_paths(root)}
+    with scratch_dir(root, ".scaffolder-") as scratch:
+        moved: list[tuple[Path, Path]] = []
+        try:
+            for index, path in enumerate(present):
+                keep = scratch / str(index)
+                os.replace(path, keep)
+                moved.append((keep, path))
+            rewire(root)
+        except BaseException:
+            for keep, path in reversed(moved):
+                os.replace(keep, path)
+            _restore(wiring)
+            raise
+    return present

@@ -11,6 +11,7 @@ survive, conflicts are marked inline the way copier marks them), and copies the 
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import tarfile
@@ -23,15 +24,22 @@ import yaml
 from scaffolder.errors import ScaffolderError, UsageError
 from scaffolder.fs import scratch_dir, write_text_atomic
 from scaffolder.generate import (
+    CASSETTES_KEY,
     TEMPLATE_RELPATH,
     broker_paths,
     check_name,
     install_and_rewire,
     template_meta,
     template_version,
+    write_answers,
 )
 
 CONFLICT_MARKER = "<<<<<<< before updating"
+#: A git object id: SHA-1 (40 hex digits) or SHA-256 (64).
+#: In the answers file after an update with conflicts: the version the broker reaches once
+#: they are resolved (``_commit`` stays the version it came from until then).
+PENDING = "_update_pending"
+OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass
@@ -64,7 +72,7 @@ def _git(
 def _export_tree(root: Path, tree: str, into: Path) -> None:
     """Write the files of git tree ``tree`` (from ``root``'s repository) into ``into``."""
     try:
-        archive = _git(root, "archive", "--format=tar", tree).stdout
+        archive = _git(root, "archive", "--format=tar", "--end-of-options", tree).stdout
     except subprocess.CalledProcessError as exc:
         raise ScaffolderError(
             f"template version {tree[:12]} is not in this repository's history; regenerate the "
@@ -108,6 +116,45 @@ def _from_template(path: Path) -> bool:
     return path.name == ".copier-answers.yml" or path.suffix not in (".yaml", ".json")
 
 
+def _read_answers(path: Path, root: Path) -> dict[str, Any]:
+    """The broker's answers file as a mapping; a broken one is a usage error naming it."""
+    shown = path.relative_to(root)
+    try:
+        answers = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"{shown} cannot be read as YAML ({type(exc).__name__})") from exc
+    if not isinstance(answers, dict):
+        raise UsageError(f"{shown} holds no answers (a mapping of question: answer)")
+    return answers
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _finish_pending(
+    name: str, root: Path, answers_path: Path, answers: dict[str, Any], pending: Any
+) -> str:
+    """Complete an update that left conflicts, once none is left: the broker is now at the
+    version it was updated to (returned). Refused while a conflict marker remains."""
+    shown = _relative(answers_path, root)
+    if not isinstance(pending, str) or not OBJECT_ID.fullmatch(pending):
+        raise UsageError(f"{shown}: {PENDING} {str(pending)[:80]!r} is not a template version")
+    unresolved = [
+        _relative(f, root)
+        for f in _broker_files(root, name)
+        if CONFLICT_MARKER in f.read_text(encoding="utf-8", errors="replace")
+    ]
+    if unresolved:
+        raise ScaffolderError(
+            f"the update of {name} to template {pending[:12]} left conflicts in "
+            f"{', '.join(unresolved)}: resolve the <<<<<<< markers, then run "
+            f"`scaffolder update {name}` again"
+        )
+    write_answers(answers_path, {**answers, "_commit": pending})
+    return pending
+
+
 def update(name: str, root: Path, *, quiet: bool = True) -> UpdateReport:
     """Update broker ``name`` in ``root`` to the current template (see the module docstring)."""
     import copier
@@ -117,13 +164,26 @@ def update(name: str, root: Path, *, quiet: bool = True) -> UpdateReport:
     answers_path = root / "brokers" / name / ".copier-answers.yml"
     if not answers_path.exists():
         raise UsageError(f"no broker {name!r} with an answers file at {answers_path}")
-    answers: dict[str, Any] = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+    answers = _read_answers(answers_path, root)
     old = answers.get("_commit")
     new = template_version(root)
     if not old or not new:
         raise ScaffolderError(
             "updating needs the project in git and the broker's template version in its answers file"
         )
+    if not isinstance(old, str) or not OBJECT_ID.fullmatch(old):
+        raise UsageError(
+            f"{answers_path.relative_to(root)}: _commit {str(old)[:80]!r} is not a template "
+            "version (a git tree id, 40 or 64 hex digits); restore the file from git, or "
+            f"regenerate the broker with `scaffolder new {name} --force`"
+        )
+    pending = answers.pop(PENDING, None)
+    if pending is not None:
+        old = _finish_pending(name, root, answers_path, answers, pending)
+        if old == new:
+            return UpdateReport(
+                name, str(answers["_commit"]), new, changed=[_relative(answers_path, root)]
+            )
     report = UpdateReport(name, str(old), new)
     if old == new:
         return report
@@ -156,21 +216,22 @@ def update(name: str, root: Path, *, quiet: bool = True) -> UpdateReport:
             quiet=quiet,
             unsafe=False,
         )
-        final = yaml.safe_load(answers_copy.read_text(encoding="utf-8")) or {}
-        write_text_atomic(
-            answers_copy,
-            "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
-            + yaml.safe_dump(
-                {**final, "_src_path": TEMPLATE_RELPATH.as_posix(), "_commit": new}, sort_keys=False
-            ),
-        )
         shutil.rmtree(project / ".git")
+        for file in sorted(p for p in project.rglob("*") if p.is_file()):
+            relative = file.relative_to(project)
+            if CONFLICT_MARKER in file.read_text(encoding="utf-8", errors="replace"):
+                report.conflicts.append(relative.as_posix())
+        final = yaml.safe_load(answers_copy.read_text(encoding="utf-8")) or {}
+        final = {**final, "_src_path": TEMPLATE_RELPATH.as_posix(), "_commit": new}
+        if CASSETTES_KEY in answers:  # not a question: copier does not keep it
+            final[CASSETTES_KEY] = answers[CASSETTES_KEY]
+        if report.conflicts:  # not at the new template until they are resolved
+            final = {**final, "_commit": str(old), PENDING: new}
+        write_answers(answers_copy, final)
         for file in sorted(p for p in project.rglob("*") if p.is_file()):
             relative = file.relative_to(project)
             current = root / relative
             if not current.exists() or current.read_bytes() != file.read_bytes():
                 report.changed.append(relative.as_posix())
-            if CONFLICT_MARKER in file.read_text(encoding="utf-8", errors="replace"):
-                report.conflicts.append(relative.as_posix())
         install_and_rewire(project, root, scratch / "backup", replace=True)
     return report

@@ -18,6 +18,7 @@ from typing import Any
 from brokers.config import Problem, read_document, schema_problems
 from brokers.errors import ConfigError
 from brokers.json_positions import locate
+from scaffolder.config_checks import content_problems
 from scaffolder.errors import UsageError
 
 
@@ -27,6 +28,9 @@ class FileReport:
 
     path: str
     problems: list[Problem] = field(default_factory=list)
+    #: Worth a look but not invalid (the exit code ignores them), e.g. a testnet config
+    #: whose URLs point elsewhere.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -109,8 +113,9 @@ def _located(problems: list[Problem], text: str) -> list[Problem]:
     return [Problem(p.pointer, p.message, p.rule, *locate(text, p.pointer)) for p in problems]
 
 
-def check_file(path: Path, *, semantic: bool = True) -> FileReport:
-    """Every problem in one config file (syntax, schema, then ccxt's metadata)."""
+def check_file(path: Path, *, semantic: bool = True, content: bool = True) -> FileReport:
+    """Every problem in one config file (syntax, schema, the content rules of
+    :mod:`scaffolder.config_checks`, then ccxt's metadata)."""
     report = FileReport(str(path))
     try:
         text, document = read_document(path)
@@ -120,9 +125,50 @@ def check_file(path: Path, *, semantic: bool = True) -> FileReport:
         )
         return report
     report.problems.extend(schema_problems(document, text))
+    if content:
+        report.problems.extend(content_problems(document, text))
     if semantic:
         report.problems.extend(semantic_problems(document, text))
+        report.warnings.extend(testnet_warnings(path, document, text))
     return report
+
+
+def testnet_warnings(path: Path, document: Any, text: str) -> list[Problem]:
+    """A testnet config whose ``custom_settings`` URLs leave the testnet (``record`` refuses
+    it without ``--allow-mainnet``; the bot would trade wherever they point)."""
+    from scaffolder import testnet_guard
+
+    answers = None
+    name = document.get("name") if isinstance(document, dict) else None
+    if isinstance(name, str) and document.get("integration") == "rest":
+        answers = _answers_beside(path, name)
+    stray = testnet_guard.config_stray_urls(document, answers)
+    if not stray:
+        return []
+    pointer = "/custom_settings/testnet_url" if answers is not None else "/custom_settings/urls"
+    return _located(
+        [
+            Problem(
+                pointer,
+                f"settings.testnet is true, but {', '.join(stray)} is not a testnet host of "
+                f"{name}: the broker would reach the live exchange there",
+                "testnet-urls",
+            )
+        ],
+        text,
+    )
+
+
+def _answers_beside(path: Path, name: str) -> dict[str, Any] | None:
+    """The broker's ``.copier-answers.yml`` when ``path`` is ``config/brokers/<name>.json``."""
+    import yaml
+
+    answers = path.resolve().parents[2] / "brokers" / name / ".copier-answers.yml"
+    try:
+        loaded = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    except (OSError, IndexError, yaml.YAMLError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
 
 
 def render_text(reports: list[FileReport]) -> str:
@@ -133,6 +179,13 @@ def render_text(reports: list[FileReport]) -> str:
             lines.append(
                 one_line(
                     f"{report.path}:{p.line or 1}:{p.column or 1} {p.pointer or '/'}: {p.message}"
+                )
+            )
+        for w in report.warnings:
+            lines.append(
+                one_line(
+                    f"{report.path}:{w.line or 1}:{w.column or 1} {w.pointer or '/'}: "
+                    f"warning: {w.message}"
                 )
             )
     bad = sum(1 for r in reports if not r.ok)
@@ -168,6 +221,7 @@ def render_json(reports: list[FileReport]) -> str:
             "checked": len(reports),
             "invalid": sum(1 for r in reports if not r.ok),
             "errors": errors,
+            "warnings": [{"filename": r.path, **asdict(w)} for r in reports for w in r.warnings],
         },
         indent=2,
     )

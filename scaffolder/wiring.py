@@ -10,7 +10,7 @@ import json
 import re
 from pathlib import Path
 
-from brokers.config import env_references
+from brokers.config import ENV_REFERENCE, env_references
 from scaffolder.fs import write_text_atomic
 
 CLASS_LINE = re.compile(r"^class (\w+)\(", re.MULTILINE)
@@ -47,10 +47,13 @@ def env_example_source(root: Path) -> str:
     ]
     for path in sorted((root / "config" / "brokers").glob("*.json")):
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except (OSError, ValueError):
             continue
-        names = sorted({var for _, var in env_references(document)})
+        try:
+            names = sorted({var for _, var in env_references(json.loads(text))})
+        except ValueError:  # e.g. conflict markers of an update: its variables are still needed
+            names = sorted({m.group(1) for m in ENV_REFERENCE.finditer(text)})
         if names:
             out.append(f"\n# {path.stem}\n")
             out.extend(f"{name}=\n" for name in names)

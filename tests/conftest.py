@@ -25,6 +25,8 @@ VALID_CONFIG: dict[str, Any] = {
     "enabled": True,
     "description": "Binance spot",
     "api_credentials": {"api_key": "${TESTEX_API_KEY}", "api_secret": "${TESTEX_API_SECRET}"},
+    # the canaries are not named for the broker: listed, as a shared variable must be
+    "allowed_env": sorted(CANARY_ENV),
     "settings": {"testnet": True, "rate_limit": 50, "enable_rate_limit": True, "timeout": 10000},
     "supported_pairs": ["BTC/USDT", "ETH/USDT"],
     "trading_settings": {

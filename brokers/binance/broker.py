@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from brokers.ccxt_broker import CcxtBroker
+from brokers.profile import ExchangeProfile
 
 
 class BinanceBroker(CcxtBroker):
@@ -42,4 +43,14 @@ class BinanceBroker(CcxtBroker):
         "1w",
         "1M",
     )
-    fetch_order_by_client_id = True
+    # How ccxt's binance carries and finds a client order id, derived from ccxt itself
+    # (scaffolder.exchange_profile) and checked against its signed requests (the wire check).
+    profile: ClassVar[ExchangeProfile] = {
+        "cancel_idempotent": False,
+        "client_id_alphabet": "alnum",
+        "client_id_max_length": None,
+        "client_id_param": "clientOrderId",
+        "echoes_client_id": True,
+        "lookup": "fetch_order",
+        "lookup_param": "clientOrderId",
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from brokers.ccxt_broker import CcxtBroker
+from brokers.profile import ExchangeProfile
 
 
 class CoinbaseBroker(CcxtBroker):
@@ -29,10 +30,18 @@ class CoinbaseBroker(CcxtBroker):
         "6h",
         "1d",
     )
+    # How ccxt's coinbase carries and finds a client order id, derived from ccxt itself
+    # (scaffolder.exchange_profile) and checked against its signed requests (the wire check).
+    profile: ClassVar[ExchangeProfile] = {
+        "cancel_idempotent": False,
+        "client_id_alphabet": "alnum",
+        "client_id_max_length": None,
+        "client_id_param": "client_order_id",
+        "echoes_client_id": True,
+        "lookup": "scan",
+        "lookup_param": "client_order_id",
+    }
     # Hand-written, particular to Coinbase (kept by `scaffolder update`):
-    # ccxt's coinbase sends its own ``ccxt-<uuid>`` unless the id comes as ``client_order_id``;
-    # with it, an order whose answer was lost is found again by the id the caller holds.
-    client_order_id_param = "client_order_id"
     # Unknown orders: a 404 "order with this orderID was not found" on get, and
     # ``failure_reason: UNKNOWN_CANCEL_ORDER`` on cancel, which ccxt maps to generic errors.
     order_not_found_messages: ClassVar[tuple[str, ...]] = (

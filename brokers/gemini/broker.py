@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from brokers.ccxt_broker import CcxtBroker
 from brokers.errors import OrderNotFoundError
+from brokers.profile import ExchangeProfile
 from brokers.shapes import Order, order_from_ccxt
 
 
@@ -30,13 +31,23 @@ class GeminiBroker(CcxtBroker):
         "6h",
         "1d",
     )
+    # How ccxt's gemini carries and finds a client order id, derived from ccxt itself
+    # (scaffolder.exchange_profile) and checked against its signed requests (the wire check).
+    profile: ClassVar[ExchangeProfile] = {
+        "cancel_idempotent": False,
+        "client_id_alphabet": "alnum",
+        "client_id_max_length": None,
+        "client_id_param": "clientOrderId",
+        "echoes_client_id": True,
+        "lookup": "none",
+        "lookup_param": "clientOrderId",
+    }
 
     # Hand-written, particular to Gemini (kept by `scaffolder update`):
-    # ccxt's gemini lists open orders only, so an order that filled before its answer was lost
-    # would look absent and be sent again. Gemini's order status takes the client order id
-    # (ccxt's fetch_order would send "order_id": null beside it), and knows filled orders too.
-    fetch_order_by_client_id = True
-
+    # the profile's look-up is "none": ccxt's gemini lists open orders only (an order that
+    # filled before its answer was lost would look absent), and its fetch_order would send
+    # "order_id": null beside the client id. Gemini's order status takes the client order id
+    # and knows filled orders too; a broker with its own look-up uses it instead.
     def _find_by_client_id(self, client_id: str, symbol: str) -> Order | None:
         exchange = self.exchange
         try:

@@ -1,13 +1,26 @@
 """``scaffolder cassettes audit``: scan cassettes for anything that looks like a secret.
 
-Three kinds of finding: the value of a credential variable set in the environment (any
-encoding), an auth header or secret parameter whose value is not the scrub mask, and a
-signature-like token (long hex or base64) in an auth position.
+Four kinds of finding:
+
+- the value of a credential variable set in the environment, in any of the encodings
+  :func:`brokers.redaction.encoded_forms` lists, in the file's text or in a body once decoded
+  (gzip, ``!!binary``, JSON ``\\u`` escapes);
+- an auth header or secret parameter whose value is not the scrub mask: the harness's table,
+  and what the broker of ``cassettes/<name>/`` declares it signs;
+- a key-like value (:func:`brokers.redaction.high_entropy`) under an auth-like name, anywhere:
+  a header, a query or body parameter at any depth, a response header or field;
+- an API-key-shaped value under any name, in the URL path, a header or a body: what an audit
+  without the credentials (the pre-commit hook) can still recognise.
+
+Order ids, hex hashes, UUIDs, timestamps and prices are none of these, so the committed
+cassettes audit clean.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import gzip
 import json
 import os
 import re
@@ -15,13 +28,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 
 from brokers.config import env_references
-from scaffolder.harness.scrub import MASK, base64_forms
-from scaffolder.harness.signed_requests import SCHEMES, scheme_for
+from brokers.redaction import MASK, encoded_forms, entropy, high_entropy, is_auth_name
+from scaffolder.harness.scrub import body_kind
+from scaffolder.harness.signed_requests import SCHEMES, AuthScheme, scheme_for, scheme_for_broker
 
 SIGNATURE_LIKE = re.compile(r"^(?:[0-9a-fA-F]{40,}|[A-Za-z0-9+/_-]{40,}={0,2})$")
 ALL_SECRET_HEADERS = frozenset().union(*(scheme_for(n).secret_headers for n in [None, *SCHEMES]))
@@ -55,13 +69,23 @@ def credential_values(root: Path, env: Mapping[str, str] | None = None) -> dict[
         except (OSError, ValueError):
             continue
         for _, var in env_references(document):
-            if env.get(var) and len(env[var]) >= 6:
+            if env.get(var):
                 values[var] = env[var]
     return values
 
 
-def _encodings(value: str) -> set[str]:
-    return {value, quote(value, safe=""), quote_plus(value)} | base64_forms(value)
+def _found_in(value: str, texts: Iterable[str]) -> bool:
+    """Whether a credential (in any encoding) is in one of ``texts``; a short one only as a
+    whole token, as the scrubber masks it."""
+    forms = encoded_forms(value)
+    for text in texts:
+        for form in forms:
+            if len(form) >= 6:
+                if form in text:
+                    return True
+            elif re.search(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", text):
+                return True
+    return False
 
 
 def cassette_files(paths: Iterable[Path]) -> list[Path]:
@@ -85,37 +109,67 @@ def read_cassette_yaml(text: str) -> Any:
     return deserialize(text)
 
 
-def audit_file(path: Path, secrets: Mapping[str, str]) -> list[Finding]:
-    """Findings in one cassette (or snapshot) file."""
+def audit_file(
+    path: Path, secrets: Mapping[str, str], scheme: AuthScheme | None = None
+) -> list[Finding]:
+    """Findings in one cassette (or snapshot) file (``scheme``: see :func:`audit`)."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [Finding(name, "file", f"cannot be read as text ({exc})")]
-    findings = [
-        Finding(name, "content", f"contains the value of ${var} (or an encoding of it)")
-        for var, value in secrets.items()
-        if any(v in text for v in _encodings(value))
-    ]
     if path.suffix == ".json":
-        return findings
+        return [*_value_findings(name, secrets, [text]), *_audit_snapshot(name, text)]
     try:
         document = read_cassette_yaml(text)
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        findings = _value_findings(name, secrets, [text])
         return [*findings, Finding(name, "file", f"is not valid YAML ({exc.__class__.__name__})")]
     problem = _shape_problem(document)
     if problem:
+        findings = _value_findings(name, secrets, [text])
         return [*findings, Finding(name, "file", f"is not a vcrpy cassette: {problem}")]
+    texts = [text]
+    findings: list[Finding] = []
+    scheme = scheme or _scheme_of(path)
     for index, interaction in enumerate(document.get("interactions") or []):
         try:
-            findings.extend(_audit_request(name, index, interaction["request"]))
+            request = interaction["request"]
+            response = interaction.get("response")
+            texts += [unquote(str(request.get("uri", "")))]
+            texts += decoded_texts(request.get("body"))
+            if isinstance(response, dict):
+                texts += decoded_texts(response.get("body"))
+            findings.extend(_audit_request(name, index, request, scheme))
+            findings.extend(_audit_response(name, index, response))
         except (ValueError, TypeError, AttributeError, RecursionError) as exc:
             findings.append(
                 Finding(
                     name, f"interaction {index}", f"cannot be audited ({exc.__class__.__name__})"
                 )
             )
-    return findings
+    return [*_value_findings(name, secrets, texts), *findings]
+
+
+def _value_findings(name: str, secrets: Mapping[str, str], texts: list[str]) -> list[Finding]:
+    return [
+        Finding(name, "content", f"contains the value of ${var} (or an encoding of it)")
+        for var, value in secrets.items()
+        if _found_in(value, texts)
+    ]
+
+
+def _audit_snapshot(name: str, text: str) -> list[Finding]:
+    """A markets snapshot or scenario (JSON): values that look like keys, by the field rule."""
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return []  # replay names a corrupt snapshot; the audit looks for secrets only
+    return [
+        Finding(name, f"field {key}", LOOKS_SECRET)
+        for key, value in _json_leaves(document, "")
+        if _key_like(key.rsplit(".", 1)[-1], value)
+    ]
 
 
 def _shape_problem(document: object) -> str | None:
@@ -141,44 +195,122 @@ def _shape_problem(document: object) -> str | None:
     return None
 
 
-def _audit_request(name: str, index: int, request: dict) -> list[Finding]:
+def _audit_request(name: str, index: int, request: dict, scheme: AuthScheme) -> list[Finding]:
     findings = []
+    where = f"interaction {index}"
+    secret_headers = ALL_SECRET_HEADERS | scheme.secret_headers
+    secret_params = ALL_SECRET_PARAMS | scheme.secret_params
     for header, values in (request.get("headers") or {}).items():
         value = values[0] if isinstance(values, list) and values else values
         if header.lower() in ALL_PAYLOAD_HEADERS and str(value) != MASK:
-            findings.extend(_audit_payload(name, f"interaction {index} header {header}", value))
-        elif header.lower() in ALL_SECRET_HEADERS and str(value) != MASK:
+            findings.extend(_audit_payload(name, f"{where} header {header}", value))
+        elif header.lower() in secret_headers and str(value) != MASK:
+            findings.append(Finding(name, f"{where} header {header}", "auth header not scrubbed"))
+        elif _key_like(header, str(value)):
+            findings.append(Finding(name, f"{where} header {header}", LOOKS_SECRET))
+    uri = str(request.get("uri", ""))
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    for key, value in [*query, *_body_params(request.get("body"))]:
+        leaf = key.rsplit(".", 1)[-1]
+        if leaf.lower() in secret_params and value != MASK:
             findings.append(
-                Finding(name, f"interaction {index} header {header}", "auth header not scrubbed")
+                Finding(name, f"{where} parameter {key}", "secret parameter not scrubbed")
             )
-    query = parse_qsl(urlsplit(str(request.get("uri", ""))).query, keep_blank_values=True)
-    body = request.get("body")
-    body_params = _body_params(body)
-    for key, value in [*query, *body_params]:
-        if key.lower() in ALL_SECRET_PARAMS and value != MASK:
-            findings.append(
-                Finding(
-                    name, f"interaction {index} parameter {key}", "secret parameter not scrubbed"
-                )
-            )
-        elif value != MASK and "sig" in key.lower() and SIGNATURE_LIKE.match(value):
-            findings.append(
-                Finding(name, f"interaction {index} parameter {key}", "looks like a signature")
-            )
+        elif value != MASK and "sig" in leaf.lower() and SIGNATURE_LIKE.match(value):
+            findings.append(Finding(name, f"{where} parameter {key}", "looks like a signature"))
+        elif _key_like(leaf, value):
+            findings.append(Finding(name, f"{where} parameter {key}", LOOKS_SECRET))
+    for segment in unquote(parts.path).split("/"):
+        if _key_like("", segment):
+            findings.append(Finding(name, f"{where} uri path", LOOKS_SECRET))
     return findings
 
 
-def _body_params(body: object) -> list[tuple[str, str]]:
-    """A request body's top-level parameters: a JSON object's or a form's."""
-    if not isinstance(body, str):
+def _audit_response(name: str, index: int, response: object) -> list[Finding]:
+    """Headers and body fields of a response that hold a key-like value under an auth-like
+    name (or an API-key-shaped value under any name)."""
+    if not isinstance(response, dict):
         return []
-    if body.lstrip().startswith("{"):
-        try:
-            document = json.loads(body)
-        except ValueError:
-            return []
-        return [(str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in document.items()]
-    return parse_qsl(body, keep_blank_values=True) if "=" in body else []
+    where = f"interaction {index} response"
+    findings = []
+    headers = response.get("headers") or {}
+    for header, values in headers.items() if isinstance(headers, dict) else []:
+        for value in values if isinstance(values, list) else [values]:
+            if str(value) != MASK and _key_like(str(header), str(value)):
+                findings.append(Finding(name, f"{where} header {header}", LOOKS_SECRET))
+    body = response.get("body")
+    content = body.get("string") if isinstance(body, dict) else None
+    for key, value in _body_params(content):
+        if _key_like(key.rsplit(".", 1)[-1], value):
+            findings.append(Finding(name, f"{where} field {key}", LOOKS_SECRET))
+    return findings
+
+
+LOOKS_SECRET = "looks like a key or signature (scrub it, or re-record)"
+
+
+def _key_like(name: str, value: str) -> bool:
+    """A value that looks like a key or signature: any key-like value under an auth-like
+    name, or, under any name, one shaped as API keys are (see :func:`api_key_shaped`)."""
+    if value == MASK or not value:
+        return False
+    return (bool(name) and is_auth_name(name) and high_entropy(value)) or api_key_shaped(value)
+
+
+def api_key_shaped(value: str) -> bool:
+    """32 to 128 letters and digits mixing upper case, lower case and digits, with the variety
+    of random text: how exchanges issue API keys. Hex hashes, UUIDs, order ids and numbers
+    are not (no mixed case), nor are words."""
+    if not 32 <= len(value) <= 128 or not value.isalnum() or not value.isascii():
+        return False
+    kinds = (any(c.islower() for c in value), any(c.isupper() for c in value))
+    return all(kinds) and any(c.isdigit() for c in value) and entropy(value) >= 4.0
+
+
+def decoded_texts(value: object) -> list[str]:
+    """The texts a body holds, decoded: bytes (``!!binary`` in the cassette) un-gzipped when
+    gzipped and read as UTF-8; JSON read, so ``\\u``-escapes show the characters they spell."""
+    if isinstance(value, dict):
+        value = value.get("string")
+    if isinstance(value, bytes):
+        if value.startswith(b"\x1f\x8b"):
+            try:
+                value = gzip.decompress(value)
+            except (OSError, EOFError):
+                return []
+        value = value.decode("utf-8", errors="replace")
+    if not isinstance(value, str) or not value:
+        return []
+    texts = [value]
+    if body_kind(value) == "json":
+        texts.append(json.dumps(json.loads(value), ensure_ascii=False))
+    return texts
+
+
+def _body_params(body: object) -> list[tuple[str, str]]:
+    """A body's parameters, decoded: every string of a JSON document at any depth (named by
+    its dotted path), or a form's pairs."""
+    for text in decoded_texts(body)[:1]:
+        kind = body_kind(text)
+        if kind == "json":
+            return list(_json_leaves(json.loads(text), ""))
+        if kind == "form":
+            return parse_qsl(text.strip(), keep_blank_values=True)
+    return []
+
+
+def _json_leaves(value: Any, path: str) -> Iterable[tuple[str, str]]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _json_leaves(child, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for child in value:
+            yield from _json_leaves(child, path)
+    elif isinstance(value, str):
+        yield path, value
+    elif value is not None and path:
+        yield path, json.dumps(value)
 
 
 def _audit_payload(name: str, where: str, value: object) -> list[Finding]:
@@ -196,11 +328,35 @@ def _audit_payload(name: str, where: str, value: object) -> list[Finding]:
     ]
 
 
+def _scheme_of(path: Path) -> AuthScheme:
+    """The auth scheme of the broker whose cassettes ``path`` is among
+    (``cassettes/<name>/...``): what its class declares, for a registered broker."""
+    parts = path.resolve().parts
+    if "cassettes" not in parts[:-1]:
+        return scheme_for(None)
+    index = len(parts) - 1 - parts[::-1].index("cassettes")
+    return _broker_scheme(parts[index + 1]) if index + 1 < len(parts) - 1 else scheme_for(None)
+
+
+@functools.lru_cache(maxsize=64)
+def _broker_scheme(name: str) -> AuthScheme:
+    return scheme_for_broker(name)
+
+
 def audit(
-    paths: Iterable[Path], root: Path, env: Mapping[str, str] | None = None
+    paths: Iterable[Path],
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    broker: str | None = None,
 ) -> tuple[int, list[Finding]]:
-    """Audit every cassette under ``paths``: (files scanned, findings)."""
+    """Audit every cassette under ``paths``: (files scanned, findings).
+
+    ``broker`` names whose auth scheme applies (a recording's scratch folder); by default each
+    file gets the scheme of the broker whose ``cassettes/<name>/`` holds it.
+    """
     secrets = credential_values(root, env)
     files = cassette_files(paths)
-    findings = [f for path in files for f in audit_file(path, secrets)]
+    scheme = _broker_scheme(broker) if broker else None
+    findings = [f for path in files for f in audit_file(path, secrets, scheme)]
     return len(files), findings

@@ -40,8 +40,8 @@ from scaffolder.harness import provenance
 from scaffolder.harness.session import ACCOUNT_KEY_EXCHANGES, account_key
 
 __all__ = [
-    "MATCH_ON", "SUPPORTED_METHODS", "CcxtImportError", "ImportReport", "SkippedCase",
-    "canary_credentials", "compare_parsed", "import_ccxt", "load_static_fixtures",
+    "CLOCK_MS", "MATCH_ON", "SUPPORTED_METHODS", "CcxtImportError", "ImportReport", "SkippedCase",
+    "canary_credentials", "compare_parsed", "freeze_clock", "import_ccxt", "load_static_fixtures",
     "make_offline_exchange", "replay_case",
 ]  # fmt: skip
 
@@ -68,6 +68,18 @@ _AUTH_PARAM = re.compile(
 )
 Sanitize = Callable[[dict[str, Any]], dict[str, Any]]
 Pending = list[tuple[str, int, dict[str, Any]]]  # (method, index in the fixture, case)
+
+
+#: ccxt's clock (ms) while a case is recorded, and again when it is replayed through a broker:
+#: requests that carry a time ccxt computes (candles "from now - limit", say) then match.
+CLOCK_MS = 1710331200000
+
+
+def freeze_clock(exchange: Any, now_ms: int) -> None:
+    """Make ``exchange``'s ``milliseconds``/``seconds``/``microseconds`` return ``now_ms``."""
+    exchange.milliseconds = lambda: now_ms
+    exchange.seconds = lambda: now_ms // 1000
+    exchange.microseconds = lambda: now_ms * 1000
 
 
 class CcxtImportError(ValueError):
@@ -366,6 +378,7 @@ def _record_case(
     skip_keys = [k for k in doc.get("skipKeys") or [] if k not in force]
     options = ccxt.Exchange.deep_extend(doc.get("options") or {}, case.get("options") or {})
     exchange = make_offline_exchange(exchange_id, snapshot, options=options)
+    freeze_clock(exchange, CLOCK_MS)
     try:
         result, calls = _capture(exchange, case)
     except Exception as exc:  # as in ccxt's runner, a raising case fails
@@ -389,6 +402,7 @@ def _record_case(
         "input": case.get("input") or [], "options": options,
         "parsedResponse": case.get("parsedResponse"), "skipKeys": skip_keys,
         "cassette": f"{method}-{index}.yaml", "interactions": len(interactions),
+        "clock": CLOCK_MS,
         "_yaml": _cassette_text(interactions),
     }  # fmt: skip
 
@@ -422,6 +436,11 @@ def replay_case(exchange: Any, case: Mapping[str, Any], cassette_path: Path) -> 
     """
     from scaffolder.harness.vcr_loader import vcr_options
 
+    if case.get("clock"):
+        freeze_clock(exchange, int(case["clock"]))
+    # the options the case was recorded with (ccxt's harness ones, the fixture's own)
+    options = exchange.deep_extend(_HARNESS_OPTIONS, case.get("options") or {})
+    exchange.extend_exchange_options(exchange.deep_extend(exchange.options, copy.deepcopy(options)))
     recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON, **vcr_options())
     with recorder.use_cassette(str(cassette_path)) as cassette:
         result = getattr(exchange, case["method"])(*copy.deepcopy(case.get("input") or []))

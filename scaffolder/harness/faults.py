@@ -36,6 +36,7 @@ import dataclasses
 import fnmatch
 import http
 import json
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -60,6 +61,7 @@ from brokers.errors import (
     RequestTimeoutError,
 )
 from brokers.retry import OrderStateUnknownError
+from scaffolder.harness.fresh import FRESH_SUFFIX, exchange_of, fresh_broker_class, fresh_project
 
 #: Every fault :func:`inject_faults` knows.
 FAULTS: tuple[str, ...] = (
@@ -98,6 +100,7 @@ EXPECTED_ERROR: dict[str, type[BrokerError]] = {
 }
 #: Faults the exchange answers before executing anything: an order may be re-sent at once.
 REFUSED_BEFORE_EXECUTION: frozenset[str] = frozenset({"http_429", "http_429_no_retry_after"})
+
 
 @dataclass
 class Fault:
@@ -550,9 +553,12 @@ def run_case(
                 f"ended with {type(error).__name__}, the recorded call with "
                 f"{type(baseline.error).__name__}"
             )
-        expected = baseline.injector.count() + 1
-        if attempts != expected:
-            problems.append(f"{attempts} requests, expected {expected} (one retry)")
+        expected = {baseline.injector.count() + 1}
+        if case.method == "cancel_order" and isinstance(baseline.error, BrokerError):
+            # A refusal after a lost answer is looked up once (the cancel may have been done).
+            expected.add(baseline.injector.count() + 2)
+        if attempts not in expected:
+            problems.append(f"{attempts} requests, expected {min(expected)} (one retry)")
     else:
         expected_error = EXPECTED_ERROR[case.fault]
         if not isinstance(error, expected_error):
@@ -761,6 +767,14 @@ ORDER_TARGETS: tuple[OrderTarget, ...] = (
         "client_order_id with the order it names)",
     ),
 )
+#: The same three exchanges with brokers generated fresh from the template (no hand edits),
+#: looking lost orders up as their derived profile says.
+FRESH_TARGETS: tuple[OrderTarget, ...] = tuple(
+    dataclasses.replace(t, broker=t.broker + FRESH_SUFFIX, lookup="")
+    for t in ORDER_TARGETS
+    if t.broker in ("binance", "gemini", "coinbase")
+)
+ORDER_TARGETS = ORDER_TARGETS + FRESH_TARGETS
 TARGETS_BY_NAME: dict[str, OrderTarget] = {t.broker: t for t in ORDER_TARGETS}
 #: ``standin_broker``'s kinds, by broker name.
 _BINANCE_KINDS = {"binance": "ccxt", "spotrest": "rest"}
@@ -879,9 +893,12 @@ def order_standin(exchange: str, *, fault_delay: float = STANDIN_FAULT_DELAY) ->
     return klass[exchange](key, secret, fault_delay=fault_delay)
 
 
-def committed_standin_broker(name: str, standin: Any, root: Path | None = None) -> BaseBroker:
+def committed_standin_broker(
+    name: str, standin: Any, root: Path | None = None, klass: Any = None
+) -> BaseBroker:
     """The committed broker ``name`` (``config/brokers/<name>.json``) on its stand-in.
 
+    ``klass`` replaces the registered class (a fresh broker, with ``root`` its project).
     The config's own ``testnet`` choice, pairs and the rest are kept; the credentials are the
     canaries, the settings those of :func:`standin_broker`, and ``custom_settings.urls``
     points the exchange's API (and Gemini's web pages, where ccxt reads market precision)
@@ -905,14 +922,24 @@ def committed_standin_broker(name: str, standin: Any, root: Path | None = None) 
         for pointer, var in env_references(document)
     }
     config = build_config(document, env=env)
-    broker: BaseBroker = broker_class(name)(config, sleep=lambda seconds: None)
+    broker: BaseBroker = (klass or broker_class(name))(config, sleep=lambda seconds: None)
     return broker
 
 
-def order_broker(broker: str, standin: Any, root: Path | None = None) -> BaseBroker:
-    """``broker`` (a name of :data:`ORDER_TARGETS`) built on ``standin``."""
+def order_broker(
+    broker: str, standin: Any, root: Path | None = None, fresh_root: Path | None = None
+) -> BaseBroker:
+    """``broker`` (a name of :data:`ORDER_TARGETS`) built on ``standin``; a fresh one from
+    the project ``fresh_root``."""
     if broker in _BINANCE_KINDS:
         return standin_broker(_BINANCE_KINDS[broker], standin)
+    if broker.endswith(FRESH_SUFFIX):
+        if fresh_root is None:
+            raise ValueError(f"{broker} needs the fresh project (fresh_root)")
+        name = exchange_of(broker)
+        return committed_standin_broker(
+            name, standin, fresh_root, klass=fresh_broker_class(fresh_root, name)
+        )
     return committed_standin_broker(broker, standin, root)
 
 
@@ -948,7 +975,11 @@ def marketable_price(broker: BaseBroker, symbol: str = SYMBOL) -> float:
 
 
 def run_order_case(
-    case: OrderCase, *, fault_delay: float = STANDIN_FAULT_DELAY, root: Path | None = None
+    case: OrderCase,
+    *,
+    fault_delay: float = STANDIN_FAULT_DELAY,
+    root: Path | None = None,
+    fresh_root: Path | None = None,
 ) -> OrderResult:
     """Place one limit order while ``case.times`` requests to the order endpoint (and its
     look-ups) fail."""
@@ -960,7 +991,7 @@ def run_order_case(
     refused_with: BrokerError | None = None
     paths: list[str] = []
     with order_standin(target.exchange, fault_delay=fault_delay) as standin:
-        broker = order_broker(case.broker, standin, root)
+        broker = order_broker(case.broker, standin, root, fresh_root)
         broker.connect()
         price = RESTING_PRICE if case.style == "resting" else marketable_price(broker)
         before = len(standin.requests)
@@ -1050,6 +1081,21 @@ def unexpressible_faults(exchange: str) -> list[str]:
     return missing
 
 
+def _profile_lookup(klass: Any) -> str:
+    """How a broker class finds a lost order, from its profile (for the report)."""
+    from brokers.profile import merged_profile
+
+    profile = merged_profile(getattr(klass, "profile", {}))
+    if profile.get("client_id_param") is None:
+        return "none: ccxt carries no client order id (an unknown outcome is never re-sent)"
+    if profile.get("lookup") == "none":
+        return "none: no look-up proves absence (an unknown outcome is never re-sent)"
+    return (
+        f"profile: {profile.get('lookup')} by {profile.get('lookup_param')} "
+        f"(id sent as {profile.get('client_id_param')})"
+    )
+
+
 def run_no_duplicates(
     cases: Sequence[OrderCase] | None = None, *, workers: int = 16, root: Path | None = None
 ) -> dict[str, Any]:
@@ -1058,18 +1104,30 @@ def run_no_duplicates(
     exchange's stand-in; count the orders duplicated (must be 0), per broker and in total."""
     started = time.perf_counter()
     selected = list(cases) if cases is not None else order_cases()
-    # Each case has its own stand-in and broker; running them side by side overlaps the
-    # seconds the timeout faults hold a connection.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(lambda case: run_order_case(case, root=root), selected))
     brokers = [t.broker for t in ORDER_TARGETS if any(c.broker == t.broker for c in selected)]
+    fresh = sorted({exchange_of(b) for b in brokers if b.endswith(FRESH_SUFFIX)})
+    with tempfile.TemporaryDirectory(prefix="fresh-brokers-") as work:
+        fresh_root = fresh_project(fresh, Path(work), root or _root()) if fresh else None
+        # Each case has its own stand-in and broker; running them side by side overlaps the
+        # seconds the timeout faults hold a connection.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            results = list(
+                pool.map(
+                    lambda case: run_order_case(case, root=root, fresh_root=fresh_root), selected
+                )
+            )
+        lookups = {
+            b: _profile_lookup(fresh_broker_class(fresh_root, exchange_of(b)))
+            for b in brokers
+            if fresh_root is not None and b.endswith(FRESH_SUFFIX)
+        }
     per_broker: dict[str, Any] = {}
     for name in brokers:
         target = TARGETS_BY_NAME[name]
         mine = [r for r in results if r.case.broker == name]
         per_broker[name] = {
             "standin": target.exchange,
-            "lookup": target.lookup,
+            "lookup": target.lookup or lookups.get(name, ""),
             "faults_not_expressible": unexpressible_faults(target.exchange),
             "runs": len(mine),
             "outcomes": _outcome_counts(mine),

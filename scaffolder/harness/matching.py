@@ -12,6 +12,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from brokers.redaction import MASK, high_entropy, is_auth_name
 from scaffolder.harness.signed_requests import AuthScheme, scheme_for
 
 
@@ -23,27 +24,63 @@ def _body_text(body: Any) -> str:
     return str(body)
 
 
+def _masked(key: str, value: Any) -> Any:
+    """``value`` as the scrubber writes it when it masks by look (a key-like value under an
+    auth-like name): the mask, which matches anything (see :func:`same`)."""
+    if isinstance(value, str) and is_auth_name(key) and high_entropy(value):
+        return MASK
+    return value
+
+
+def _without_secrets(value: Any, ignored: frozenset[str]) -> Any:
+    """A JSON body with its volatile and secret members removed and key-like values masked,
+    at any depth (a batch body is a list of signed objects)."""
+    if isinstance(value, dict):
+        return {
+            k: _masked(str(k), _without_secrets(v, ignored))
+            for k, v in value.items()
+            if str(k).lower() not in ignored
+        }
+    if isinstance(value, list):
+        return [_without_secrets(v, ignored) for v in value]
+    return value
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether two parameter values match: equal, with the scrub mask on either side matching
+    anything (the scrubber masked what the live request carries, a key or a signature whose
+    name only that broker's scheme knows)."""
+    if a == MASK or b == MASK:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return set(a) == set(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def meaningful_params(request: Any, scheme: AuthScheme) -> dict[str, Any]:
     """Query and body parameters that decide a match: names lower-cased, volatile ones gone."""
     ignored = scheme.volatile_params | scheme.secret_params
     params: dict[str, Any] = {}
     for key, value in parse_qsl(urlsplit(request.uri).query, keep_blank_values=True):
         if key.lower() not in ignored:
-            params[f"q:{key}"] = value
+            params[f"q:{key}"] = _masked(key, value)
     text = _body_text(request.body).strip()
     if text.startswith(("{", "[")):
         try:
             document = json.loads(text)
         except ValueError:
             document = text
+        document = _without_secrets(document, ignored)
         if isinstance(document, dict):
-            params.update({f"b:{k}": v for k, v in document.items() if k.lower() not in ignored})
+            params.update({f"b:{k}": v for k, v in document.items()})
         else:
             params["b:"] = document
     elif text:
         for key, value in parse_qsl(text, keep_blank_values=True):
             if key.lower() not in ignored:
-                params[f"b:{key}"] = value
+                params[f"b:{key}"] = _masked(key, value)
     for header in scheme.payload_headers:
         payload = _header(request, header)
         if payload:
@@ -76,6 +113,9 @@ def describe(request: Any, scheme: AuthScheme) -> str:
     return f"{request.method} {parts.netloc}{parts.path}" + (f" [{shown}]" if shown else "")
 
 
+_ABSENT = object()
+
+
 def make_matcher(exchange: str | None) -> Any:
     """A vcrpy matcher for ``exchange``: raises AssertionError saying what differs."""
     scheme = scheme_for(exchange)
@@ -87,8 +127,10 @@ def make_matcher(exchange: str | None) -> Any:
         if (a.hostname, a.port, a.path) != (b.hostname, b.port, b.path):
             raise AssertionError(f"{a.netloc}{a.path} != {b.netloc}{b.path}")
         pa, pb = meaningful_params(r1, scheme), meaningful_params(r2, scheme)
-        if pa != pb:
-            diff = sorted(k for k in set(pa) | set(pb) if pa.get(k) != pb.get(k))
+        diff = sorted(
+            k for k in set(pa) | set(pb) if not same(pa.get(k, _ABSENT), pb.get(k, _ABSENT))
+        )
+        if diff:
             raise AssertionError(
                 "parameters differ: "
                 + ", ".join(f"{k[2:]}: {pa.get(k)!r} != {pb.get(k)!r}" for k in diff)

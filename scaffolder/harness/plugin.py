@@ -48,6 +48,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         vcr_loader.import_vcr()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """An unreadable cassette or replay file is reported as its one line (the file and what to
+    run), not as a traceback through the harness."""
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is not None and report.failed:
+        from scaffolder.harness.session import CassetteReadError
+
+        if call.excinfo.errisinstance(CassetteReadError):
+            report.longrepr = str(call.excinfo.value)
+
+
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     """Register the signed-request matchers on pytest-recording's VCR."""
     from scaffolder.harness import vcr_loader

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import vcr as vcrpy
 
@@ -44,7 +45,14 @@ from scaffolder.harness.record_target import (
 )
 from scaffolder.harness.session import harness_vcr_config, register_matchers
 
-__all__ = ["RecordReport", "move_url", "record", "redirect_exchange", "replay_contract"]
+__all__ = [
+    "RecordReport",
+    "check_via",
+    "move_url",
+    "record",
+    "redirect_exchange",
+    "replay_contract",
+]
 
 UNKNOWN_ORDER_ID = "999999999"
 Progress = Callable[[str], None]
@@ -58,6 +66,30 @@ class RecordReport:
     calls: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     replay_exit_code: int | None = None
+
+
+def check_via(via: str) -> str:
+    """``via`` if it is an http(s) URL with a host (an optional path prefix); else UsageError.
+
+    Nothing is silently changed: an empty value, a missing scheme, a query or a fragment are
+    refused rather than ignored.
+    """
+    example = "like http://127.0.0.1:8765 (a path prefix is kept: http://proxy:8080/binance)"
+    try:
+        parts = urlsplit(via)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or via != via.strip()
+    ):
+        raise UsageError(f"--via {via!r} is not an http(s) URL {example}")
+    return via
 
 
 def record(
@@ -76,6 +108,8 @@ def record(
     on each other)."""
     env = os.environ if env is None else env
     only = rerecord.check_only(only)
+    if via is not None:
+        check_via(via)
     config_path = root / "config" / "brokers" / f"{name}.json"
     if not config_path.exists():
         raise UsageError(
@@ -89,6 +123,8 @@ def record(
         )
     klass = broker_class(name)
     broker: Any = klass(config)
+    if not allow_mainnet:
+        _refuse_off_testnet(name, broker, via)
     aliases = redirect(broker, via) if via else {}
     progress(f"connecting to {name} and loading its markets" + (f" via {via}" if via else ""))
     broker.connect()
@@ -191,7 +227,7 @@ def record(
         testnet = config.settings.testnet
         provenance.write(scratch, provenance.for_recording(scratch, testnet=testnet, via=via))
         progress("auditing the cassettes for secrets")
-        _, findings = audit([scratch], root, env={**env})
+        _, findings = audit([scratch], root, env={**env}, broker=name)
         if findings:
             raise ScaffolderError(
                 "the recording was not written: the audit found secrets:\n"
@@ -200,8 +236,25 @@ def record(
         report.files, report.replay_exit_code = rerecord.install(
             root, name, scratch, progress=progress, replay=replay, only=only
         )
+    from scaffolder.generate import note_cassettes
+
+    note_cassettes(root, name)  # from now on, missing cassettes fail its tests
     progress(f"wrote {len(report.files)} files to cassettes/{name}/")
     return report
+
+
+def _refuse_off_testnet(name: str, broker: Any, via: str | None) -> None:
+    """Refuse when the URLs the recording would use (overrides and ``via`` applied) are not
+    the exchange's testnet: ``settings.testnet`` alone does not prove where orders go."""
+    from scaffolder import testnet_guard
+
+    stray, hosts = testnet_guard.stray_urls(broker, via)
+    if stray:
+        raise UsageError(
+            testnet_guard.describe(name, stray, hosts)
+            + "; recording places and cancels a real order: pass --allow-mainnet if you "
+            "really mean it"
+        )
 
 
 def answered(exc: BrokerError) -> bool:

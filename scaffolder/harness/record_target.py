@@ -18,9 +18,11 @@ from brokers.order_checks import plain
 
 
 def move_url(url: str, via: str) -> str:
-    """``url`` with its scheme and host taken from ``via`` (the path and query kept)."""
+    """``url`` with its scheme and host taken from ``via``, under ``via``'s path if it has one
+    (the path and query of ``url`` kept)."""
     target, parts = urlsplit(via), urlsplit(url)
-    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+    path = target.path.rstrip("/") + parts.path
+    return urlunsplit((target.scheme, target.netloc, path, parts.query, parts.fragment))
 
 
 def redirect_exchange(exchange: Any, via: str) -> dict[str, str]:

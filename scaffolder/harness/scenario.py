@@ -2,8 +2,9 @@
 
 ccxt's recorded responses are independent cases (a ticker here, an order there), not one
 session, so each contract call takes the first case of its ccxt method and replays that case's
-cassette with that case's arguments. Calls without a case are left out; the contract then
-skips them and says they were not in ccxt's data.
+cassette with that case's arguments (and the ccxt ``options`` and clock it was recorded with).
+Calls without a case are left out; the contract then skips them and says they were not in
+ccxt's data.
 """
 
 from __future__ import annotations
@@ -15,9 +16,19 @@ from typing import Any
 
 from scaffolder.fs import write_text_atomic
 
+#: How many of ccxt's positional arguments each call takes (the rest are ccxt ``params``).
+_ARITY = {
+    "get_balance": 0, "get_positions": 0, "get_ticker": 1, "get_ohlcv": 4, "create_order": 5,
+    "get_order": 2, "cancel_order": 2, "get_open_orders": 3,
+}  # fmt: skip
+
 
 def _kwargs(call: str, args: list[Any]) -> dict[str, Any] | None:
-    """Our method's keyword arguments for a ccxt case's positional input, or None if unusable."""
+    """Our method's keyword arguments for a ccxt case's positional input, or None if unusable:
+    ccxt ``params`` (extra arguments past ours) would change the request, and the broker
+    refuses a non-positive amount before sending anything."""
+    if len(args) > _ARITY.get(call, 0) and any(a not in (None, {}) for a in args[_ARITY[call] :]):
+        return None
     args = list(args) + [None] * 6
     if call == "get_ticker":
         return {"symbol": args[0]}
@@ -29,7 +40,7 @@ def _kwargs(call: str, args: list[Any]) -> dict[str, Any] | None:
             kwargs["since"] = args[2]
         return kwargs
     if call == "create_order":
-        if args[4] is None and args[1] == "limit":
+        if (args[4] is None and args[1] == "limit") or not (args[3] or 0) > 0:
             return None
         kwargs = {"symbol": args[0], "order_type": args[1], "side": args[2], "amount": args[3]}
         if args[4] is not None:
@@ -59,12 +70,19 @@ def scenario_from_import(broker: str, out_dir: Path) -> dict[str, Any]:
     cases = json.loads((out_dir / "ccxt" / "cases.json").read_text(encoding="utf-8"))["cases"]
     scenario: dict[str, Any] = {"broker": broker, "source": "ccxt-static", "calls": {}}
     for call, method in CALLS:
-        for case in (c for c in cases if c["method"] == method and not (c.get("options") or {})):
+        for case in (c for c in cases if c["method"] == method):
             kwargs = _kwargs(call, case.get("input") or [])
             if kwargs is None or (method == "fetchBalance" and case.get("input")):
                 continue
             shutil.copyfile(out_dir / "ccxt" / case["cassette"], out_dir / f"{call}.yaml")
             scenario["calls"][call] = {"kwargs": kwargs, "case": case["cassette"]}
+            if case.get("clock"):  # the time ccxt saw at import, set again for the replay
+                scenario["calls"][call]["clock"] = case["clock"]
+            if case.get("options"):  # the contract sets them on the exchange for this call
+                scenario["calls"][call]["options"] = case["options"]
+            if case.get("parsedResponse") is not None:  # the contract compares our answer
+                scenario["calls"][call]["parsed"] = case["parsedResponse"]
+                scenario["calls"][call]["skipKeys"] = case.get("skipKeys") or []
             break
     for call, _ in CALLS:
         if call not in scenario["calls"]:

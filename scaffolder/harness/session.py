@@ -67,6 +67,49 @@ class CassetteReadError(Exception):
     """A cassette file exists but cannot be read as a vcrpy cassette."""
 
 
+class ReplayDataError(CassetteReadError):
+    """A file replay starts from (``markets.json``, ``contract.json``) is missing or corrupt:
+    the message names it and the command that writes it again."""
+
+
+def remedy(name: str) -> str:
+    """What to run to get a broker's replay files back."""
+    return (
+        f"restore it from git, or write it again with `scaffolder record {name}` (or "
+        f"`scaffolder cassettes import-ccxt {name} --static-dir DIR` for imported cassettes)"
+    )
+
+
+def read_replay_json(path: Path, name: str) -> dict[str, Any]:
+    """A replay file of broker ``name`` as a JSON object; any problem is a ReplayDataError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ReplayDataError(f"{path}: missing; {remedy(name)}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReplayDataError(f"{path}: cannot be read ({exc}); {remedy(name)}") from exc
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ReplayDataError(
+            f"{path}: not valid JSON ({type(exc).__name__}: {exc}); {remedy(name)}"
+        ) from exc
+    if not isinstance(document, dict):
+        raise ReplayDataError(
+            f"{path}: holds {type(document).__name__}, not a JSON object; {remedy(name)}"
+        )
+    return document
+
+
+def load_scenario(root: Path, name: str) -> dict[str, Any] | None:
+    """The broker's recorded scenario (``cassettes/<name>/contract.json``), or None when
+    nothing was recorded yet; a corrupt one is a ReplayDataError naming it."""
+    path = root / "cassettes" / name / "contract.json"
+    if not path.exists():
+        return None
+    return read_replay_json(path, name)
+
+
 class NamingPersister:
     """Wraps a vcrpy persister so that an unreadable cassette names its file and the remedy.
 
@@ -133,23 +176,28 @@ def harness_vcr_config(
     }
 
 
-def load_markets(root: Path, name: str) -> dict[str, Any] | None:
+def load_markets(root: Path, name: str, *, required: bool = False) -> dict[str, Any] | None:
     """The broker's markets snapshot (a fresh copy), or None when it has none.
 
-    The file is parsed once per process and version of the file; each caller gets its own copy
-    because ccxt's ``set_markets`` keeps and extends what it is given.
+    ``required`` (the broker has a recorded scenario and replays from a snapshot): a missing
+    snapshot is a ReplayDataError naming it, as a corrupt one always is. The file is parsed
+    once per process and version of the file; each caller gets its own copy because ccxt's
+    ``set_markets`` keeps and extends what it is given.
     """
     path = root / "cassettes" / name / "markets.json"
     if not path.exists():
+        if required:
+            raise ReplayDataError(
+                f"{path}: missing (replay starts from this markets snapshot); {remedy(name)}"
+            )
         return None
     stat = path.stat()
-    return copy.deepcopy(_parsed_markets(str(path), stat.st_mtime_ns, stat.st_size))
+    return copy.deepcopy(_parsed_markets(str(path), name, stat.st_mtime_ns, stat.st_size))
 
 
 @functools.lru_cache(maxsize=32)
-def _parsed_markets(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
-    markets: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
-    return markets
+def _parsed_markets(path: str, name: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    return read_replay_json(Path(path), name)
 
 
 def replay_config(root: Path, name: str, *, testnet: bool | None = None) -> BrokerConfig:
@@ -182,9 +230,11 @@ def broker_for_replay(
     """A broker of ``name`` built for replay: canary credentials, markets from the snapshot."""
     klass = broker_class(name)
     config = replay_config(root, name, testnet=testnet)
-    markets = load_markets(root, name)
-    if markets is not None and "markets" not in kwargs and _accepts(klass, "markets"):
-        kwargs["markets"] = markets
+    if "markets" not in kwargs and _accepts(klass, "markets"):
+        recorded = (root / "cassettes" / name / "contract.json").exists()
+        markets = load_markets(root, name, required=recorded)
+        if markets is not None:
+            kwargs["markets"] = markets
     return klass(config, sleep=lambda seconds: None, **kwargs)
 
 

@@ -125,3 +125,28 @@ def scheme_for(exchange: str | None) -> AuthScheme:
         secret_headers=GENERIC.secret_headers | extra.secret_headers,
         payload_headers=GENERIC.payload_headers | extra.payload_headers,
     )
+
+
+def scheme_for_broker(broker: str | None) -> AuthScheme:
+    """The scheme of broker ``broker``: the table's entry for its exchange, merged with what
+    the broker's class declares it signs (:meth:`brokers.base.BaseBroker.auth_names`: a REST
+    broker's own header names, what ccxt's ``sign()`` adds for a ccxt broker). A name that is
+    not a registered broker gets the table's entry alone."""
+    from brokers.errors import BrokerError
+    from brokers.registry import broker_class
+
+    if not broker:
+        return scheme_for(None)
+    try:
+        klass = broker_class(broker)
+    except (BrokerError, ImportError, AttributeError):
+        return scheme_for(broker)
+    exchange = getattr(klass, "exchange_id", "") or broker
+    table = scheme_for(exchange if exchange in SCHEMES else broker)
+    declared = klass.auth_names()
+    return AuthScheme(
+        volatile_params=table.volatile_params | declared.volatile_params,
+        secret_params=table.secret_params | declared.params,
+        secret_headers=table.secret_headers | declared.headers,
+        payload_headers=table.payload_headers,
+    )

@@ -19,7 +19,7 @@ class Binance(CcxtBroker):
     name = "binance"
     exchange_id = "binance"
     ccxt_options = {"defaultType": "spot", **SPOT}
-    fetch_order_by_client_id = True
+    profile = {"lookup": "fetch_order"}
 
 
 def make_config(standin: BinanceStandIn, **overrides):
@@ -216,7 +216,7 @@ def test_a_filled_order_whose_answer_was_lost_is_never_sent_again(standin, close
     filled at once is not there): the state is reported unknown instead of sending it again."""
 
     class OpenOrdersOnly(Binance):
-        fetch_order_by_client_id = False
+        profile = {"lookup": "scan"}
 
     broker = OpenOrdersOnly(make_config(standin), sleep=lambda s: None)
     broker.connect()

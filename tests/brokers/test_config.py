@@ -181,3 +181,15 @@ def test_every_unknown_key_is_reported_at_its_own_line(write_config, config_doc)
     for problem in problems:
         key = problem.pointer.rsplit("/", 1)[1]
         assert f'"{key}"' in lines[problem.line - 1]
+
+
+def test_a_config_over_the_size_limit_is_refused_before_it_is_read(write_config, config_doc):
+    from brokers.config import MAX_CONFIG_BYTES
+
+    config_doc["description"] = "x" * MAX_CONFIG_BYTES
+    path = write_config(config_doc)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, resolve_env=False)
+    assert info.value.path == str(path)
+    assert f"at most {MAX_CONFIG_BYTES} bytes" in info.value.message
+    assert str(path.stat().st_size) in info.value.message

@@ -29,3 +29,24 @@ def test_missing_pointer_falls_back_to_nearest_parent():
 def test_pointer_of_escapes_tokens():
     assert pointer_of(["a/b", "c~d", 0]) == "/a~1b/c~0d/0"
     assert pointer_of([]) == ""
+
+
+def test_scanning_a_long_string_takes_memory_in_proportion_to_the_text():
+    """A config that is one 2 MB string: the old string pattern (an alternation repeated per
+    character) kept a backtracking frame per character, ~120 bytes each: 5.9 GB for 48 MB
+    (``benchmarks/large_config.py`` prints the figures). The scan now allocates next to nothing
+    beyond the text."""
+    import tracemalloc
+
+    from brokers.json_positions import first_outside_strings, nesting_offset
+
+    text = '{"description": "' + "x" * 2_000_000 + '", "a": [[1]]}'
+    tracemalloc.start()
+    try:
+        assert nesting_offset(text, 2) == text.index("[[") + 1
+        assert first_outside_strings(text, r"NaN") is None
+        assert locate(text, "/a/0") == (1, text.index("[1]") + 1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000

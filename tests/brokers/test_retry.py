@@ -183,3 +183,41 @@ def test_invalid_order_is_raised_at_once():
     with pytest.raises(e.InsufficientFundsError):
         _place(ex)
     assert ex.lookups == 0
+
+
+def _cancel(cancel, look_up):
+    from brokers.retry import cancel_with_retry
+
+    return cancel_with_retry(
+        cancel,
+        look_up,
+        lambda order: order["status"] == "canceled",
+        policy=POLICY,
+        describe="cancel",
+        sleep=lambda s: None,
+    )
+
+
+def test_a_cancel_refused_after_a_lost_answer_is_done_when_the_order_is_cancelled():
+    cancel = Script(e.RequestTimeoutError("lost"), e.OrderNotFoundError("unknown order"))
+    look_up = Script({"id": "1", "status": "canceled"})
+    assert _cancel(cancel, look_up) == {"id": "1", "status": "canceled"}
+    assert cancel.calls == 2 and look_up.calls == 1
+
+
+@pytest.mark.parametrize(
+    "answer", [{"id": "1", "status": "open"}, e.ExchangeUnavailableError("down")]
+)
+def test_a_cancel_refused_after_a_lost_answer_stays_refused_unless_the_order_is_cancelled(answer):
+    cancel = Script(e.BrokerConnectionError("reset"), e.InvalidRequestError("bad request"))
+    look_up = Script(*([answer] * POLICY.max_attempts))
+    with pytest.raises(e.InvalidRequestError):
+        _cancel(cancel, look_up)
+
+
+def test_a_cancel_refused_at_once_is_refused_without_a_look_up():
+    cancel = Script(e.OrderNotFoundError("unknown order"))
+    look_up = Script({"id": "1", "status": "canceled"})
+    with pytest.raises(e.OrderNotFoundError):
+        _cancel(cancel, look_up)
+    assert look_up.calls == 0

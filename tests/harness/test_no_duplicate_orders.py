@@ -1,7 +1,9 @@
 """``create_order`` never leaves two orders: every broker against its exchange's stand-in.
 
-The brokers: Binance's ccxt broker and a Binance-style REST broker on the Binance stand-in, and
-the committed Gemini and Coinbase ccxt brokers on theirs. The stand-in counts the orders it
+The brokers: Binance's ccxt broker and a Binance-style REST broker on the Binance stand-in, the
+committed Gemini and Coinbase ccxt brokers on theirs, and the Binance, Gemini and Coinbase
+brokers generated fresh from the template (``<name>-fresh``: no hand edits, their derived
+exchange profile only). The stand-in counts the orders it
 creates. Each case places one limit order while requests to the order endpoint and its
 look-ups fail: from the stand-in (real socket timeouts, resets, 5xx, garbled bodies) or from
 the client-side injector, once, twice in a row (the order, then its look-up or re-send) or
@@ -61,7 +63,15 @@ def test_every_broker_runs_the_whole_matrix(runs: dict[str, Any]) -> None:
     per_resting = len(ORDER_REPEATS) * (len(ORDER_FAULTS) + len(FAULTS))
     per_filled = len(SERVER_AFTER_ACCEPT) + len(AFTER_ACCEPT)
     assert runs["brokers"] == [t.broker for t in ORDER_TARGETS]
-    assert set(runs["brokers"]) == {"binance", "spotrest", "gemini", "coinbase"}
+    assert set(runs["brokers"]) == {
+        "binance",
+        "spotrest",
+        "gemini",
+        "coinbase",
+        "binance-fresh",
+        "gemini-fresh",
+        "coinbase-fresh",
+    }
     assert runs["runs"] == len(ORDER_TARGETS) * (per_resting + per_filled)
     for name, figures in runs["per_broker"].items():
         # Every stand-in fault is expressible on every stand-in (one shared server).
@@ -81,15 +91,25 @@ def test_no_resting_order_is_ever_duplicated(runs: dict[str, Any]) -> None:
     assert [r["case"] for r in resting if r["duplicated"] or r["outcome"] == "violation"] == []
     for figures in runs["per_broker"].values():
         assert figures["styles"]["resting"]["orders_duplicated"] == 0
-    # A fault once or twice in a row is survived: the caller gets its order. (A real socket
-    # timeout on a loaded machine may add one more timeout: those may end unknown.)
+    # A fault once or twice in a row is survived by a broker that can look orders up: the
+    # caller gets its order. (A real socket timeout on a loaded machine may add one more
+    # timeout: those may end unknown.) One that cannot never re-sends: it reports unknown.
+    blind = {n for n, f in runs["per_broker"].items() if f["lookup"].startswith("none")}
+    assert blind == {"gemini-fresh"}
     survived = [
         r
         for r in resting
         if r["case"]["times"] is not None
+        and r["case"]["broker"] not in blind
         and not (r["case"]["side"] == "server" and r["case"]["fault"].startswith("timeout"))
     ]
     assert {r["outcome"] for r in survived} == {"order"}
+    for r in resting:
+        if r["case"]["broker"] in blind and r["case"]["fault"] not in (
+            "http_429",
+            "http_429_no_retry_after",
+        ):
+            assert r["outcome"] == "unknown", r["case"]
 
 
 def test_no_order_is_ever_duplicated(runs: dict[str, Any]) -> None:

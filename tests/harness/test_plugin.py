@@ -49,6 +49,7 @@ def test_record_mode(record_mode):
     print(f"RECORD_MODE={record_mode}")
 """
 
+
 @pytest.fixture
 def run(pytester: pytest.Pytester):
     """Run the network tests in a fresh pytest process.

@@ -292,3 +292,53 @@ def test_a_scrubbed_binance_request_still_matches_the_live_one():
     recorded = Scrubber("binance", SECRETS).request(live())
     assert_nowhere(dump(recorded))
     make_matcher("binance")(recorded, live())
+
+
+def test_a_json_array_body_holding_equals_signs_stays_json():
+    """A batch body like ``["symbol=BTCUSDT", ...]`` used to be taken for a form and
+    URL-encoded, so the recorded request no longer matched the live one."""
+    body = json.dumps([{"symbol": "BTCUSDT", "note": "a=b"}, "side=BUY", {"sign": SIGNATURE}])
+    request = Request("POST", "https://api.example.com/v1/batch", body.encode(), {})
+    Scrubber(None, SECRETS).request(request)
+    assert json.loads(request.body) == [
+        {"symbol": "BTCUSDT", "note": "a=b"},
+        "side=BUY",
+        {"sign": MASK},
+    ]
+    make_matcher(None)(request, Request("POST", "https://api.example.com/v1/batch", body, {}))
+
+
+def test_what_the_scrubber_masks_beyond_the_matchers_table_still_matches_on_replay():
+    """The scrubber masks by the broker's declared scheme and by look; the matcher of a broker
+    outside its table knows neither, so the mask matches whatever the replay sends there."""
+    from scaffolder.harness.signed_requests import AuthScheme
+
+    declared = AuthScheme(secret_params=frozenset({"accesskeyid", "signaturemethod"}))
+    token = "CANARYa8Kq3Zr7Tm2Wx9Pn4Lb6Vc1Hd5Jf0Gs8Yt3Ue7Ri2Oo6Ap1Sk9Dl4Fm"
+
+    def live(key: str, access: str, symbol: str = "btcusdt") -> Request:
+        query = urlencode({"AccessKeyId": key, "SignatureMethod": "HmacSHA256", "symbol": symbol})
+        body = json.dumps({"auth": {"accessToken": access}, "amount": "1"})
+        return Request("POST", f"https://api.example.com/v1/order?{query}", body, {})
+
+    recorded = Scrubber("freshccxt", [], scheme=declared).request(live("REALKEY", token))
+    assert query(recorded)["AccessKeyId"] == MASK
+    assert json.loads(recorded.body)["auth"]["accessToken"] == MASK
+    matcher = make_matcher("freshccxt")
+    matcher(recorded, live("CANARYKEY", "CANARY-TOKEN"))
+    with pytest.raises(AssertionError, match="symbol"):
+        matcher(recorded, live("CANARYKEY", "CANARY-TOKEN", symbol="ethusdt"))
+
+
+def test_a_short_credential_is_masked_where_it_stands_whole_and_nowhere_else():
+    """ "abcd" is 61626364 in hex: masking that inside other text would corrupt an order id."""
+    request = Request(
+        "POST",
+        "https://api.example.com/v1/order?orderId=7616263649&symbol=abcd",
+        json.dumps({"passphrase_hint": "x", "note": "abcd", "auth": "abcd"}),
+        {"X-Pass": "abcd", "X-Other": "abcdef"},
+    )
+    Scrubber(None, ["abcd"]).request(request)
+    assert query(request) == {"orderId": "7616263649", "symbol": "abcd"}
+    assert request.headers == {"X-Pass": MASK, "X-Other": "abcdef"}
+    assert json.loads(request.body) == {"passphrase_hint": "x", "note": "abcd", "auth": MASK}

@@ -16,14 +16,15 @@ from click.testing import CliRunner
 from scaffolder import ccxt_metadata
 from scaffolder.cli import main
 from scaffolder.generate import generate
+from scaffolder.harness import provenance
 from tests.scaffolder.test_generate import git, make_project
 
 SCAFFOLDER = Path(sys.executable).with_name("scaffolder")
 
-#: (name, integration, sandbox, cassettes, template) as ``list --json`` reports them.
+#: (name, integration, sandbox) as ``list --json`` reports them; cassettes are counted on disk.
 BROKERS = [
-    {"name": "binance", "integration": "ccxt", "sandbox": True, "cassettes": 2},
-    {"name": "kraken", "integration": "ccxt", "sandbox": False, "cassettes": 0},
+    {"name": "binance", "integration": "ccxt", "sandbox": True},
+    {"name": "kraken", "integration": "ccxt", "sandbox": False},
     {"name": "myexchange", "integration": "rest", "sandbox": True, "cassettes": 0},
 ]
 
@@ -68,11 +69,31 @@ def complete(cwd: Path, words: str) -> list[str]:
 # -- list -------------------------------------------------------------------------------------
 
 
+def on_disk(project: Path, name: str) -> int:
+    """Cassettes of a broker: its own, or those ``scaffolder new`` took from the corpus."""
+    return len(list((project / "cassettes" / name).rglob("*.yaml")))
+
+
 def test_list_json_describes_every_broker(project, monkeypatch):
     rows = json.loads(run(project, monkeypatch, "list", "--json"))
+    expected = [{**row, "cassettes": on_disk(project, row["name"])} for row in BROKERS]
     assert rows == [
-        {**row, "template": "untracked", "source": None, "age_days": None} for row in BROKERS
+        {**row, "template": "untracked", **origin_of(project, row["name"])} for row in expected
     ]
+
+
+def origin_of(project: Path, name: str) -> dict[str, object]:
+    """What ``list`` says of a broker's cassettes' provenance (seeded ones have one)."""
+    origin = provenance.read(project / "cassettes" / name)
+    source = str(origin.get("source", "unknown")) if origin else None
+    return {"source": source, "age_days": provenance.age_days(origin)}
+
+
+def cells_of(project: Path, name: str) -> list[str]:
+    origin = origin_of(project, name)
+    age = origin["age_days"]
+    source = origin["source"] or ("unknown" if on_disk(project, name) else "-")
+    return [str(source), "-" if age is None else f"{age}d"]
 
 
 def test_list_shows_where_the_cassettes_came_from_and_how_old_they_are(tmp_path, monkeypatch):
@@ -98,8 +119,22 @@ def test_list_prints_an_aligned_table(project, monkeypatch):
     lines = run(project, monkeypatch, "list").splitlines()
     assert [line.split() for line in lines] == [
         ["name", "integration", "sandbox", "cassettes", "template", "source", "age"],
-        ["binance", "ccxt", "yes", "2", "untracked", "unknown", "-"],
-        ["kraken", "ccxt", "no", "none", "untracked", "-", "-"],
+        [
+            "binance",
+            "ccxt",
+            "yes",
+            str(on_disk(project, "binance")),
+            "untracked",
+            *cells_of(project, "binance"),
+        ],
+        [
+            "kraken",
+            "ccxt",
+            "no",
+            str(on_disk(project, "kraken")),
+            "untracked",
+            *cells_of(project, "kraken"),
+        ],
         ["myexchange", "rest", "yes", "none", "untracked", "-", "-"],
     ]
     header = lines[0]

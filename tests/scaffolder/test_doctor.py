@@ -170,8 +170,9 @@ def test_a_wrong_key_is_named_without_showing_it(project, keys, standin, monkeyp
 def test_clock_skew_against_a_stand_in_with_a_fixed_clock(
     project, keys, monkeypatch, offset_ms, status, direction, signed
 ):
-    fixed = int(time.time() * 1000) + offset_ms
-    with BinanceStandIn(KEY, SECRET, clock=lambda: fixed) as server:
+    # the server's clock runs offset_ms off ours (a clock frozen at the start would add the
+    # doctor's own run time to the skew)
+    with BinanceStandIn(KEY, SECRET, clock=lambda: int(time.time() * 1000) + offset_ms) as server:
         result = doctor("binance", "--via", server.url, "--json")
     report = json.loads(result.output)
     checks = {c["check"]: c for c in report["checks"]}

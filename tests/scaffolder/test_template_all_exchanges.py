@@ -10,7 +10,6 @@ the generated tests.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import yaml
 from scaffolder import ccxt_metadata
 from scaffolder.generate import generate_many
 from scaffolder.validate import check_file
-from tests.scaffolder.test_generate import ROOT, canary_env, make_project, run_python
+from tests.scaffolder.test_generate import ROOT, canary_env, make_project, run_pytest, run_python
 
 RUFF = Path(sys.executable).with_name("ruff")
 #: The project's ruff settings; brokers/ and scaffolder/ are first-party in any project.
@@ -84,6 +83,8 @@ for name, want in expected.items():
             for ours, value in broker.config.credentials.items():
                 assert getattr(exchange, CCXT_CREDENTIALS[ours]) == value, ours
             assert set(klass.timeframes) <= set(exchange.timeframes or {}), klass.timeframes
+            profile = {k: v for k, v in want["profile"].items() if v != ""}
+            assert klass.profile == profile, klass.profile
         else:
             assert issubclass(klass, RestBroker)
             assert broker.signer.api_key == broker.config.credentials["api_key"]
@@ -156,6 +157,7 @@ def test_every_generated_broker_imports_registers_and_builds_from_its_config(pro
             "integration": answers["integration"],
             "testnet": bool(answers.get("testnet", False)),
             "credentials": answers["credentials"],
+            "profile": answers.get("ccxt_meta", {}).get("profile", {}),
         }
     problems = run_python(
         project, BUILD_EVERY_BROKER, json.dumps(expected), env=canary_env(project)
@@ -164,14 +166,7 @@ def test_every_generated_broker_imports_registers_and_builds_from_its_config(pro
 
 
 def test_the_generated_tests_pass(project):
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/brokers"],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(project), "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_pytest(project, "tests/brokers")
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     passed = re.search(r"(\d+) passed", summary)

@@ -93,8 +93,8 @@ def test_rest_without_websocket_renders_no_stream(project):
 @pytest.mark.parametrize(
     ("answers", "message"),
     [
-        ({"ws_url": "https://api.x.com/ws"}, "must start with wss://"),
-        ({"testnet_ws_url": "stream.x.com"}, "must start with wss://"),
+        ({"ws_url": "https://api.x.com/ws"}, "must be a wss:// URL"),
+        ({"testnet_ws_url": "stream.x.com"}, "must be a wss:// URL"),
     ],
 )
 def test_stream_urls_that_are_not_websocket_urls_are_refused(project, answers, message):

@@ -1,0 +1,182 @@
+"""What ``scaffolder validate`` refuses in a config beyond the schema's shape (issue 16 item 14).
+
+The schema says what a config looks like; these rules say what a config must not carry even
+where its shape allows it (``custom_settings`` is free-form, and an ``${VAR}`` reference is
+well-formed whatever it names):
+
+- a literal secret under an auth-like name in ``custom_settings`` (``ccxt_options.secret``):
+  secrets live in the environment;
+- a ``${VAR}`` that is not the broker's own (``<NAME>_...``) nor listed in ``allowed_env``:
+  ``${HOME}`` or ``${AWS_SECRET_ACCESS_KEY}`` would hand another program's secret, or a
+  path, to the exchange;
+- control characters and lone surrogates in any key or value (a tab or a newline only in
+  ``description``): invisible in an editor, mangled by every tool downstream;
+- URLs that are not ``http(s)://`` or ``ws(s)://`` with a host, and ``javascript:``,
+  ``data:``, ``vbscript:`` or ``file:`` values anywhere.
+
+Each problem names the JSON pointer; a secret value is never repeated (its length only, from
+:func:`brokers.redaction.hidden`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from brokers.config import ENV_REFERENCE, Problem
+from brokers.json_positions import locate, pointer_of
+from brokers.redaction import hidden, is_auth_name
+
+#: Schemes a URL in a config may have.
+URL_SCHEMES = ("http", "https", "ws", "wss")
+#: Keys whose string values are URLs (and everything under ``urls``, ccxt's URL tree).
+_URL_KEY = re.compile(r"(?i)(?:^|_)(?:url|uri|endpoint)s?$")
+_ACTIVE_SCHEME = re.compile(r"(?i)^\s*(?:javascript|data|vbscript|file)\s*:")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Characters allowed in the description (and nowhere else) among the control characters.
+_DESCRIPTION_CONTROLS = frozenset("\t\n")
+#: Control characters (category Cc) and surrogates (Cs).
+_SUSPECT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def content_problems(document: Any, text: str) -> list[Problem]:
+    """Every content rule broken by ``document`` (parsed from ``text``), located in ``text``."""
+    if not isinstance(document, dict):
+        return []
+    nodes = list(_walk(document))
+    problems = [
+        *_character_problems(nodes),
+        *_url_problems(nodes),
+        *_custom_secret_problems(document, nodes),
+        *_env_problems(document, nodes),
+    ]
+    return [Problem(p.pointer, p.message, p.rule, *locate(text, p.pointer)) for p in problems]
+
+
+def _walk(
+    value: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Every (path, value) of the document, the document itself first."""
+    yield path, value
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _walk(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _walk(child, (*path, index))
+
+
+def _bad_character(text: str, allowed: frozenset[str] = frozenset()) -> str | None:
+    for match in _SUSPECT.finditer(text):  # a regex first: most strings hold none
+        char = match.group(0)
+        category = unicodedata.category(char)
+        if category == "Cs":
+            return f"a lone surrogate (U+{ord(char):04X}), which is not text"
+        if category == "Cc" and char not in allowed:
+            return f"a control character (U+{ord(char):04X})"
+    return None
+
+
+Nodes = list[tuple[tuple[str | int, ...], Any]]
+
+
+def _character_problems(nodes: Nodes) -> Iterator[Problem]:
+    for path, value in nodes:
+        if path and isinstance(path[-1], str):
+            bad = _bad_character(path[-1])
+            if bad:
+                yield Problem(
+                    pointer_of(path), f"the key holds {bad}: rename it", "content-characters"
+                )
+        if isinstance(value, str):
+            allowed = _DESCRIPTION_CONTROLS if path == ("description",) else frozenset()
+            bad = _bad_character(value, allowed)
+            if bad:
+                yield Problem(
+                    pointer_of(path),
+                    f"the value holds {bad}: remove it (write plain text)",
+                    "content-characters",
+                )
+
+
+def _is_url_position(path: tuple[str | int, ...]) -> bool:
+    keys = [part for part in path if isinstance(part, str)]
+    if not keys or keys[0] == "$schema":
+        return False
+    return "urls" in keys[1:] or bool(_URL_KEY.search(keys[-1]))
+
+
+def _url_problems(nodes: Nodes) -> Iterator[Problem]:
+    for path, value in nodes:
+        if not isinstance(value, str) or not path or path == ("$schema",):
+            continue
+        shown = value.strip()[:40]
+        if _ACTIVE_SCHEME.match(value):
+            yield Problem(
+                pointer_of(path),
+                f"{shown!r} is an active URL (script or inline data); a config holds only "
+                "http(s) and ws(s) URLs",
+                "content-url",
+            )
+        elif _is_url_position(path) and value and not ENV_REFERENCE.fullmatch(value):
+            parts = urlsplit(value)
+            if parts.scheme.lower() not in URL_SCHEMES or not parts.hostname:
+                yield Problem(
+                    pointer_of(path),
+                    f"{shown!r} is not an http(s):// or ws(s):// URL with a host",
+                    "content-url",
+                )
+
+
+def _custom_secret_problems(document: dict[str, Any], nodes: Nodes) -> Iterator[Problem]:
+    prefix = _prefix(document) or "BROKER_"
+    for path, value in nodes:
+        if len(path) < 2 or path[0] != "custom_settings":
+            continue
+        key = path[-1]
+        if (
+            isinstance(key, str)
+            and isinstance(value, str)
+            and value
+            and is_auth_name(key)
+            and not ENV_REFERENCE.fullmatch(value)
+        ):
+            variable = prefix + re.sub(r"[^A-Z0-9]+", "_", key.upper()).strip("_")
+            yield Problem(
+                pointer_of(path),
+                f"{hidden(value)} looks like a literal secret: export it and write "
+                f"'${{{variable}}}'; secrets are not allowed in config files",
+                "content-secret",
+            )
+
+
+def _prefix(document: dict[str, Any]) -> str | None:
+    name = document.get("name")
+    return f"{name.upper()}_" if isinstance(name, str) and _NAME.match(name) else None
+
+
+def _env_problems(document: dict[str, Any], nodes: Nodes) -> Iterator[Problem]:
+    """``${VAR}`` references (as :func:`brokers.config.env_references` finds them) that are
+    neither the broker's own nor listed in ``allowed_env``."""
+    prefix = _prefix(document)
+    if prefix is None:
+        return
+    listed = document.get("allowed_env")
+    allowed = {v for v in listed if isinstance(v, str)} if isinstance(listed, list) else set()
+    references = (
+        (pointer_of(path), match.group(1))
+        for path, value in nodes
+        if isinstance(value, str) and path and path[0] not in ("$schema", "allowed_env")
+        for match in ENV_REFERENCE.finditer(value)
+    )
+    for pointer, variable in references:
+        if not variable.startswith(prefix) and variable not in allowed:
+            yield Problem(
+                pointer,
+                f"'${{{variable}}}' is not a variable of this broker: name it {prefix}..., "
+                f'or list it in "allowed_env" if it is meant to be shared',
+                "content-env",
+            )
