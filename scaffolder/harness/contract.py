@@ -16,7 +16,7 @@ import dataclasses
 import json
 import subprocess
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -450,10 +450,27 @@ class BrokerContract:
         ceiling = broker.config.risk.get("max_position_size")
         if not ceiling:
             pytest.skip("the config sets no risk_management.max_position_size")
-        symbol = broker.get_supported_symbols()[0]
-        amount = max(Decimal(1), broker.market_rules(symbol).min_amount or Decimal(1))
+        symbols = broker.get_supported_symbols()
+        rules = {symbol: broker.market_rules(symbol) for symbol in symbols}
+        spot = [symbol for symbol in symbols if rules[symbol].kind == "spot"]
+        symbol = (spot or symbols)[0]
+        market = rules[symbol]
+        if market.kind != "spot":  # only the position limit may refuse it, not the settings
+            trading = {**broker.config.trading, "futures_enabled": True}
+            broker.config = dataclasses.replace(broker.config, trading=trading)
+        # an amount the market accepts, and a price that makes the order worth 3 x the ceiling
+        limit = Decimal(str(ceiling)) * 3
+        amount = max(Decimal(1), market.min_amount or Decimal(1))
+        if market.inverse:
+            amount = max(amount, limit / market.contract_size)
+        step = market.amount_step
+        if step:
+            amount = (amount / step).to_integral_value(ROUND_CEILING) * step
+        price = limit / (amount * market.contract_size)
+        if market.price_tick:
+            price = (price / market.price_tick).to_integral_value(ROUND_CEILING) * market.price_tick
         with pytest.raises(PreTradeLimitError, match="max_position_size"):
-            broker.create_order(symbol, "limit", "buy", amount, price=Decimal(str(ceiling)) * 2)
+            broker.create_order(symbol, "limit", "buy", amount, price=price)
 
     def test_calls_before_connect_raise_not_connected(
         self, project_root: Path, scenario: dict[str, Any]

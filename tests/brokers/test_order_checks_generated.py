@@ -67,7 +67,9 @@ print(json.dumps({"refusals": refusals, "sent": [repr(s) for s in sent]}))
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = make_project(tmp_path_factory.mktemp("generated-checks") / "project")
-    generate_many({"binance": None, "myrest": {"integration": "rest"}}, root)
+    # the pairs the copied markets snapshot lists (not the corpus cases' pairs)
+    pairs = ["BTC/USDT", "ETH/USDT"]
+    generate_many({"binance": {"supported_pairs": pairs}, "myrest": {"integration": "rest"}}, root)
     for name in ("binance", "myrest"):
         (root / "cassettes" / name).mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "cassettes" / "binance" / "markets.json", root / "cassettes" / "binance")

