@@ -258,14 +258,15 @@ def update(name: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_errors
 def list_brokers(as_json: bool) -> None:
-    """The brokers in this project: integration, sandbox, cassettes recorded, template version."""
+    """The brokers in this project: integration, sandbox, cassettes recorded, template version,
+    where the cassettes' traffic came from and its age in days (their provenance.json)."""
     from scaffolder.inventory import inventory
 
     rows = inventory(_root())
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
-    headers = ("name", "integration", "sandbox", "cassettes", "template")
+    headers = ("name", "integration", "sandbox", "cassettes", "template", "source", "age")
     table = [headers] + [r.as_row() for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
     for row in table:
@@ -367,13 +368,29 @@ def exchanges(as_json: bool, sandbox_only: bool) -> None:
     help="Send the traffic to URL instead (a proxy, or the local stand-in); cassettes keep the real URLs.",
 )
 @click.option("--no-replay", is_flag=True, help="Do not replay the contract after recording.")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="CALL",
+    help="Replace only this contract call's cassette (repeatable), e.g. get_ticker.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @user_errors
-def record(name: str, allow_mainnet: bool, via: str | None, no_replay: bool, as_json: bool) -> None:
+def record(
+    name: str,
+    allow_mainnet: bool,
+    via: str | None,
+    no_replay: bool,
+    only: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Record NAME's contract traffic against its testnet (keys from the environment).
 
-    Places one limit buy far below the market and cancels it. Cassettes are audited for
-    secrets, written all at once to cassettes/NAME/, then replayed to prove they replay.
+    Places one limit buy far below the market and cancels it. The new cassettes are audited
+    for secrets, compared with the committed ones (the drift report), replayed, and only then
+    moved into cassettes/NAME/ all at once; after a failed replay or an interrupt the committed
+    ones are untouched and the command says where the new ones are kept.
     """
     from scaffolder.harness.record import record as run_record
 
@@ -383,7 +400,13 @@ def record(name: str, allow_mainnet: bool, via: str | None, no_replay: bool, as_
         click.echo(f"[{name}] {redact(message)}", err=True)
 
     report = run_record(
-        name, _root(), allow_mainnet=allow_mainnet, via=via, progress=progress, replay=not no_replay
+        name,
+        _root(),
+        allow_mainnet=allow_mainnet,
+        via=via,
+        progress=progress,
+        replay=not no_replay,
+        only=list(only),
     )
     if as_json:
         click.echo(json.dumps(report.__dict__))
@@ -524,6 +547,110 @@ def doctor(name: str, via: str | None, as_json: bool) -> None:
     from scaffolder.doctor import run as run_doctor
 
     report = run_doctor(name, _root(), via=via)
+    click.echo(report.as_json() if as_json else report.text())
+    sys.exit(report.exit_code)
+
+
+# -- cassettes that stay true: drift, export, smoke (issue 12) --------------------------------
+
+
+@cassettes.command(name="diff")
+@click.argument("name", shell_complete=_complete_broker)
+@click.option(
+    "--against",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The new recording (default: the newest one a re-record kept aside).",
+)
+@click.option(
+    "--base",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The old recording (default: cassettes/NAME/).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@user_errors
+def cassettes_diff(name: str, against: Path | None, base: Path | None, as_json: bool) -> None:
+    """How the exchange's answers changed between two recordings of NAME (API drift).
+
+    Per contract call: status codes, keys added, removed or of another type, and whether the
+    broker's parsed result changed. Exit 1 when a parsed result changed, 0 when only
+    ignorable fields (prices, ids, timestamps) or absorbed changes differ.
+    """
+    from scaffolder.harness.drift import drift
+    from scaffolder.harness.rerecord import kept as kept_recordings
+
+    root = _root()
+    old = base or root / "cassettes" / name
+    if against is None:
+        kept = [p for p in kept_recordings(root, name) if (p / "contract.json").is_file()]
+        if not kept:
+            fail(f"no recording of {name} kept aside to compare with: pass --against DIR", 2)
+        against = kept[0]
+    for directory in (old, against):
+        if not directory.is_dir():
+            fail(f"no such recording: {directory}", EXIT_USAGE)
+    report = drift(root, name, old, against)
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.text())
+    sys.exit(report.exit_code)
+
+
+@cassettes.command(name="export-ccxt")
+@click.argument("name", shell_complete=_complete_broker)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to write markets/ID.json and response/ID.json (default: build/ccxt-static/).",
+)
+@click.option("--force", is_flag=True, help="Replace fixtures already there.")
+@user_errors
+def cassettes_export_ccxt(name: str, out: Path | None, force: bool) -> None:
+    """Write NAME's recordings as ccxt static fixtures (ccxt's ts/src/test/static/ format).
+
+    Each recorded call becomes a response case (input, httpResponse, parsedResponse); the
+    markets snapshot the markets file. `cassettes import-ccxt` reads them back.
+    """
+    from scaffolder.harness.ccxt_export import export_ccxt
+
+    root = _root()
+    report = export_ccxt(root, name, out or root / "build" / "ccxt-static", force=force)
+    click.echo(f"exported {len(report.cases)} case(s) of {report.exchange_id}:")
+    for case in report.cases:
+        click.echo(f"  {case}")
+    for call, reason in report.skipped.items():
+        click.echo(f"  left out {call}: {reason}", err=True)
+    from scaffolder.harness.drift import shown
+
+    for path in report.files:
+        click.echo(f"wrote {shown(Path(path), root)}")
+
+
+@main.command()
+@click.argument("name", shell_complete=_complete_broker)
+@click.option(
+    "--via",
+    metavar="URL",
+    help="Send the traffic to URL instead (a proxy, or the local stand-in), as `record` does.",
+)
+@click.option(
+    "--with-order",
+    is_flag=True,
+    help="Also place one limit buy at half the market price and cancel it (asks first).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before placing the order.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@user_errors
+def smoke(name: str, via: str | None, with_order: bool, yes: bool, as_json: bool) -> None:
+    """The manual smoke run of NAME: connect, balance, ticker, OHLCV, disconnect.
+
+    One line per step with its result and time; keys from the environment. Read-only unless
+    --with-order. Exit 0 when every step passed, 1 otherwise.
+    """
+    from scaffolder.smoke import smoke as run_smoke
+
+    if with_order and not yes:
+        question = f"place and cancel one limit buy on {name}" + (f" via {via}" if via else "")
+        if not click.confirm(question + "?", default=False, err=True):
+            fail("not confirmed: no order placed", EXIT_FAIL)
+    report = run_smoke(name, _root(), via=via, with_order=with_order)
     click.echo(report.as_json() if as_json else report.text())
     sys.exit(report.exit_code)
 

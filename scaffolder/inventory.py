@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from scaffolder.harness import provenance
 from scaffolder.wiring import broker_dirs
 
 
@@ -20,6 +21,9 @@ class BrokerRow:
     sandbox: bool
     cassettes: int
     template: str
+    #: Where the cassettes' traffic came from (``provenance.json``), and how many days ago.
+    source: str | None = None
+    age_days: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -31,6 +35,8 @@ class BrokerRow:
             "yes" if self.sandbox else "no",
             str(self.cassettes) if self.cassettes else "none",
             self.template,
+            self.source or ("unknown" if self.cassettes else "-"),
+            "-" if self.age_days is None else f"{self.age_days}d",
         )
 
 
@@ -53,6 +59,7 @@ def inventory(root: Path) -> list[BrokerRow]:
                 testnet = False
         cassettes = root / "cassettes" / directory.name
         count = len(list(cassettes.rglob("*.yaml"))) if cassettes.exists() else 0
+        origin = provenance.read(cassettes)
         rows.append(
             BrokerRow(
                 name=directory.name,
@@ -60,6 +67,8 @@ def inventory(root: Path) -> list[BrokerRow]:
                 sandbox=testnet,
                 cassettes=count,
                 template=str(answers.get("_commit", "untracked"))[:12],
+                source=str(origin.get("source", "unknown")) if origin else None,
+                age_days=provenance.age_days(origin),
             )
         )
     return rows

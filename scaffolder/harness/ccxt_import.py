@@ -36,6 +36,7 @@ from vcr.request import Request as VcrRequest
 from vcr.serialize import serialize
 from vcr.serializers import yamlserializer
 
+from scaffolder.harness import provenance
 from scaffolder.harness.session import ACCOUNT_KEY_EXCHANGES, account_key
 
 __all__ = [
@@ -328,6 +329,8 @@ def import_ccxt(
     index_doc = {"exchange": exchange_id, "ccxtVersion": ccxt.__version__}
     index_doc.update(markets="../markets.json", cases=entries)
     files["cases.json"] = json.dumps(index_doc, indent=2, ensure_ascii=False) + "\n"
+    origin = provenance.for_import(Path(static_dir), exchange_id)
+    files[provenance.FILE] = json.dumps(origin, indent=2) + "\n"
     _write_atomically(Path(out_dir), json.dumps(snapshot, indent=2) + "\n", files, report)
     return report
 

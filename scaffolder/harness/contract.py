@@ -31,6 +31,7 @@ from brokers.errors import (
     OrderNotFoundError,
 )
 from brokers.order_checks import PreTradeLimitError
+from scaffolder.harness import provenance
 from scaffolder.harness import shapes_check as check
 from scaffolder.harness.session import broker_for_replay, harness_vcr_config
 
@@ -182,6 +183,8 @@ class BrokerContract:
                 f"no cassettes for {self.broker_name} yet: run `scaffolder record {self.broker_name}` "
                 f"(testnet) or `scaffolder cassettes import-ccxt {self.broker_name}`"
             )
+        # named in the skip and failure messages: where the cassettes' traffic came from
+        scenario["_origin"] = provenance.describe(project_root / "cassettes" / self.broker_name)
         return scenario
 
     @pytest.fixture
@@ -219,12 +222,14 @@ class BrokerContract:
         if spec is None and scenario.get("source") == "ccxt-static":
             pytest.skip(
                 f"ccxt's recorded data for {self.broker_name} has no usable {method} case: record "
-                f"it on a testnet with `scaffolder record {self.broker_name}`"
+                f"it on a testnet with `scaffolder record {self.broker_name}` (cassettes "
+                f"{scenario.get('_origin')})"
             )
         if spec is None:
             pytest.fail(
                 f"{self.broker_name}'s scenario has no {name!r} call although the exchange has "
-                f"{method}: re-record with `scaffolder record {self.broker_name}`"
+                f"{method}: re-record with `scaffolder record {self.broker_name}` (cassettes "
+                f"{scenario.get('_origin')})"
             )
         self._prepare_imported_call(broker, name, spec)
         try:
@@ -236,7 +241,8 @@ class BrokerContract:
             pytest.fail(
                 f"{self.broker_name}.{name} sent a request that cassettes/{self.broker_name}/"
                 f"{name}.yaml does not hold.\n{unmatched}\nIf the request changed on purpose, "
-                f"re-record: `scaffolder record {self.broker_name}` (testnet keys in the environment)",
+                f"re-record: `scaffolder record {self.broker_name}` (testnet keys in the environment)"
+                f"\nThe cassettes were {scenario.get('_origin')}.",
                 pytrace=False,
             )
         self._check_parsed(name, result, spec)

@@ -218,6 +218,10 @@ def seed(
     prebuilt = corpus_dir / PREBUILT / exchange_id
     if not pairs and entry.get("ccxtVersion") == ccxt_version() and prebuilt.is_dir():
         shutil.copytree(prebuilt, out_dir, dirs_exist_ok=True)
+        from scaffolder.harness import provenance  # what the import would have written
+
+        for folder in (out_dir / "ccxt", out_dir):
+            provenance.write(folder, provenance.for_import(corpus_dir, exchange_id))
         scenario: dict[str, Any] = json.loads((out_dir / "contract.json").read_text("utf-8"))
         return scenario
     return _seed_by_import(exchange_id, out_dir, pairs, corpus_dir)

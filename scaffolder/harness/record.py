@@ -3,15 +3,15 @@
 Credentials come from the environment (a missing one is named). Anything but the testnet is
 refused unless ``allow_mainnet``. Only safe orders are placed: one limit buy far below the
 market, cancelled at once. Cassettes, the scenario and the markets snapshot are written to a
-scratch directory, audited, then moved into ``cassettes/<name>/`` together; afterwards the
-contract is replayed from them to prove they replay.
+scratch directory and audited; :mod:`scaffolder.harness.rerecord` prints their drift, replays
+the contract on them and only then moves them into ``cassettes/<name>/`` together (a failed
+replay or an interrupted run leaves the committed cassettes untouched and keeps the new ones).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -32,7 +32,8 @@ from brokers.errors import (
 from brokers.registry import broker_class
 from brokers.retry import new_client_order_id
 from scaffolder.errors import ScaffolderError, UsageError
-from scaffolder.fs import scratch_dir, write_text_atomic
+from scaffolder.fs import write_text_atomic
+from scaffolder.harness import provenance, rerecord
 from scaffolder.harness.audit import audit
 from scaffolder.harness.record_target import (
     markets_snapshot,
@@ -100,9 +101,13 @@ def record(
     env: Mapping[str, str] | None = None,
     progress: Progress = lambda message: None,
     replay: bool = True,
+    only: list[str] | None = None,
 ) -> RecordReport:
-    """Record ``name``'s contract traffic (see the module docstring)."""
+    """Record ``name``'s contract traffic (see the module docstring); with ``only``, only
+    those calls' cassettes are replaced (the session is recorded whole, as the calls depend
+    on each other)."""
     env = os.environ if env is None else env
+    only = rerecord.check_only(only)
     if via is not None:
         check_via(via)
     config_path = root / "config" / "brokers" / f"{name}.json"
@@ -130,7 +135,7 @@ def record(
     recorder = vcrpy.VCR(record_mode="all")
     register_matchers(recorder)
     report = RecordReport(name)
-    with scratch_dir(root / "cassettes", f".record-{name}-") as scratch:
+    with rerecord.scratch(root, name, progress) as scratch:
         scenario: dict[str, Any] = {
             "broker": name,
             "symbol": symbol,
@@ -219,6 +224,8 @@ def record(
             scratch / "markets.json", json.dumps(markets, indent=1, sort_keys=True) + "\n"
         )
         write_text_atomic(scratch / "contract.json", json.dumps(scenario, indent=2) + "\n")
+        testnet = config.settings.testnet
+        provenance.write(scratch, provenance.for_recording(scratch, testnet=testnet, via=via))
         progress("auditing the cassettes for secrets")
         _, findings = audit([scratch], root, env={**env}, broker=name)
         if findings:
@@ -226,14 +233,13 @@ def record(
                 "the recording was not written: the audit found secrets:\n"
                 + "\n".join(str(f) for f in findings)
             )
-        report.files = _install(scratch, root / "cassettes" / name)
+        report.files, report.replay_exit_code = rerecord.install(
+            root, name, scratch, progress=progress, replay=replay, only=only
+        )
     from scaffolder.generate import note_cassettes
 
     note_cassettes(root, name)  # from now on, missing cassettes fail its tests
     progress(f"wrote {len(report.files)} files to cassettes/{name}/")
-    if replay:
-        progress("replaying the contract from the new cassettes")
-        report.replay_exit_code = replay_contract(root, name)
     return report
 
 
@@ -265,25 +271,6 @@ def _cancel_quietly(broker: Any, order_ref: dict[str, Any], progress: Progress) 
         progress(f"cancelled order {order_ref['order_id']} after the failure")
     except BrokerError as exc:
         progress(f"could NOT cancel order {order_ref['order_id']} ({exc}); cancel it by hand")
-
-
-def _install(scratch: Path, target: Path) -> list[str]:
-    """Replace the broker's recorded files with the new ones in one step (directory rename)."""
-    fresh = scratch / "install"
-    fresh.mkdir()
-    for path in scratch.iterdir():
-        if path.is_file():
-            shutil.move(str(path), fresh / path.name)
-    if target.exists():
-        for keep in target.iterdir():
-            if keep.name not in {p.name for p in fresh.iterdir()} and not keep.name.endswith(
-                ".yaml"
-            ):
-                shutil.move(str(keep), fresh / keep.name)
-        old = scratch / "previous"
-        os.replace(target, old)
-    os.replace(fresh, target)
-    return sorted(p.name for p in target.iterdir())
 
 
 def replay_contract(root: Path, name: str) -> int:

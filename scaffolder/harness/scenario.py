@@ -92,4 +92,7 @@ def scenario_from_import(broker: str, out_dir: Path) -> dict[str, Any]:
     ]
     scenario["symbol"] = symbols[0] if symbols else None
     write_text_atomic(out_dir / "contract.json", json.dumps(scenario, indent=2) + "\n")
+    origin = out_dir / "ccxt" / "provenance.json"
+    if origin.is_file():  # the scenario's traffic is the imported cases'
+        write_text_atomic(out_dir / "provenance.json", origin.read_text(encoding="utf-8"))
     return scenario

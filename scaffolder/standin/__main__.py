@@ -57,12 +57,28 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="freeze the server clock at this epoch-ms value (clients must sign with it too)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="API drift: answer with the JSON field OLD renamed to NEW (repeatable)",
+    )
+    parser.add_argument(
+        "--stringify",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="API drift: send the number of JSON field KEY as a string ('*': every number)",
+    )
     args = parser.parse_args(argv)
     _, key, secret = EXCHANGES[args.exchange]
     args.api_key = args.api_key or key
     args.secret = args.secret or secret
     if not args.api_key or not args.secret:
         parser.error(f"--api-key and --secret are required for {args.exchange}")
+    if any("=" not in pair or pair.startswith("=") for pair in args.rename):
+        parser.error("--rename takes OLD=NEW")
     return args
 
 
@@ -86,7 +102,9 @@ def build(args: argparse.Namespace) -> StandInServer:
         "gemini": lambda: gemini.GeminiStandIn(args.api_key, args.secret, **common),
         "coinbase": lambda: coinbase.CoinbaseStandIn(args.api_key, args.secret, **common),
     }
-    return factories[args.exchange]()
+    standin = factories[args.exchange]()
+    standin.change_shape(dict(pair.split("=", 1) for pair in args.rename), args.stringify)
+    return standin
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
 
+from scaffolder.standin.reshape import ShapeChange, reshaped
+
 #: Faults answered without processing the request (nothing changes on the "exchange").
 FAULTS_BEFORE: tuple[str, ...] = (
     "timeout_before",  # wait ``fault_delay`` seconds, then close without answering
@@ -232,6 +234,7 @@ class StandInServer:
         self.faults_fired: list[tuple[str, str, str]] = []
         self.errors: list[BaseException] = []
         self._faults: list[_PendingFault] = []
+        self.shape_change: ShapeChange | None = None
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -345,6 +348,19 @@ class StandInServer:
         with self.lock:
             self._faults.clear()
 
+    def change_shape(
+        self,
+        rename: Mapping[str, str] | None = None,
+        stringify: Iterable[str] = (),
+        *,
+        path: str | None = None,
+    ) -> None:
+        """Answer from now on in a changed shape (API drift): keys in ``rename`` renamed, the
+        numbers of the keys in ``stringify`` (``"*"``: all) sent as strings, on the endpoints
+        under ``path`` (default: all). No arguments: answer as the exchange does again."""
+        change = ShapeChange.of(rename, stringify, path)
+        self.shape_change = change if change.rename or change.stringify else None
+
     # -- request handling --------------------------------------------------------------------
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:
@@ -398,7 +414,7 @@ class StandInServer:
         """Run the exchange's handler under the lock; refusals and bugs become answers."""
         try:
             with self.lock:
-                return self.handle(request)
+                return reshaped(self.handle(request), request.path, self.shape_change)
         except ExchangeRefusal as exc:
             return exc.reply()
         except Exception as exc:  # a stand-in bug: answer like the exchange, keep the error

@@ -262,7 +262,7 @@ def test_reimport_is_atomic_and_replaces_stale_files(tmp_path: Path) -> None:
     assert not (out / "ccxt" / "stale.yaml").exists()
     assert "BTC/USD" not in json.loads((out / "markets.json").read_text())
     assert sorted(p.name for p in (out / "ccxt").iterdir()) == sorted(
-        ["cases.json", *report.imported]
+        ["cases.json", "provenance.json", *report.imported]
     )
 
 

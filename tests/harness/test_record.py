@@ -52,7 +52,9 @@ CALLS = [
     "get_order_unknown",
     "cancel_order_unknown",
 ]
-FILES = sorted([f"{call}.yaml" for call in CALLS] + ["contract.json", "markets.json"])
+FILES = sorted(
+    [f"{call}.yaml" for call in CALLS] + ["contract.json", "markets.json", "provenance.json"]
+)
 CONTRACT_TESTS = [
     "test_get_balance",
     "test_get_ticker",

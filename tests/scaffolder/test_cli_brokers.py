@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import ccxt
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 from scaffolder import ccxt_metadata
 from scaffolder.cli import main
 from scaffolder.generate import generate
+from scaffolder.harness import provenance
 from tests.scaffolder.test_generate import git, make_project
 
 SCAFFOLDER = Path(sys.executable).with_name("scaffolder")
@@ -75,16 +77,65 @@ def on_disk(project: Path, name: str) -> int:
 def test_list_json_describes_every_broker(project, monkeypatch):
     rows = json.loads(run(project, monkeypatch, "list", "--json"))
     expected = [{**row, "cassettes": on_disk(project, row["name"])} for row in BROKERS]
-    assert rows == [{**row, "template": "untracked"} for row in expected]
+    assert rows == [
+        {**row, "template": "untracked", **origin_of(project, row["name"])} for row in expected
+    ]
+
+
+def origin_of(project: Path, name: str) -> dict[str, object]:
+    """What ``list`` says of a broker's cassettes' provenance (seeded ones have one)."""
+    origin = provenance.read(project / "cassettes" / name)
+    source = str(origin.get("source", "unknown")) if origin else None
+    return {"source": source, "age_days": provenance.age_days(origin)}
+
+
+def cells_of(project: Path, name: str) -> list[str]:
+    origin = origin_of(project, name)
+    age = origin["age_days"]
+    source = origin["source"] or ("unknown" if on_disk(project, name) else "-")
+    return [str(source), "-" if age is None else f"{age}d"]
+
+
+def test_list_shows_where_the_cassettes_came_from_and_how_old_they_are(tmp_path, monkeypatch):
+    project = make_project(tmp_path / "project")
+    generate("kraken", project)
+    cassettes = project / "cassettes" / "kraken"
+    (cassettes / "get_ticker.yaml").write_text("interactions: []\n")
+    origin = {"source": "testnet", "recorded_at": "2026-01-01T00:00:00Z", "ccxt_version": "4.5.90"}
+    (cassettes / "provenance.json").write_text(json.dumps(origin))
+    [row] = json.loads(run(project, monkeypatch, "list", "--json"))
+    assert row["source"] == "testnet"
+    assert (
+        row["age_days"]
+        == (datetime.now(timezone.utc) - datetime(2026, 1, 1, tzinfo=timezone.utc)).days
+    )
+    assert run(project, monkeypatch, "list").splitlines()[1].split()[-2:] == [
+        "testnet",
+        f"{row['age_days']}d",
+    ]
 
 
 def test_list_prints_an_aligned_table(project, monkeypatch):
     lines = run(project, monkeypatch, "list").splitlines()
     assert [line.split() for line in lines] == [
-        ["name", "integration", "sandbox", "cassettes", "template"],
-        ["binance", "ccxt", "yes", str(on_disk(project, "binance")), "untracked"],
-        ["kraken", "ccxt", "no", str(on_disk(project, "kraken")), "untracked"],
-        ["myexchange", "rest", "yes", "none", "untracked"],
+        ["name", "integration", "sandbox", "cassettes", "template", "source", "age"],
+        [
+            "binance",
+            "ccxt",
+            "yes",
+            str(on_disk(project, "binance")),
+            "untracked",
+            *cells_of(project, "binance"),
+        ],
+        [
+            "kraken",
+            "ccxt",
+            "no",
+            str(on_disk(project, "kraken")),
+            "untracked",
+            *cells_of(project, "kraken"),
+        ],
+        ["myexchange", "rest", "yes", "none", "untracked", "-", "-"],
     ]
     header = lines[0]
     starts = [header.index(column) for column in header.split()]
@@ -113,6 +164,8 @@ def test_list_of_a_project_without_brokers(tmp_path, monkeypatch):
         "sandbox",
         "cassettes",
         "template",
+        "source",
+        "age",
     ]
 
 

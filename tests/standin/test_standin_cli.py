@@ -68,3 +68,22 @@ def test_an_interrupt_while_the_banner_is_printed_stops_the_stand_in_cleanly(mon
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     assert code == 0 and lines[-1].strip() == "stopping"
+
+
+def test_a_standin_told_to_drift_answers_in_the_changed_shape():
+    """API drift on demand: a renamed field and a number sent as a string, then back."""
+    import requests
+
+    from scaffolder.standin import BinanceStandIn
+
+    with BinanceStandIn("CANARY-API-KEY-0000", "CANARY-SECRET-0000") as standin:
+        url = f"{standin.url}/api/v3/ticker/24hr?symbol=BTCUSDT"
+        plain = requests.get(url, timeout=5).json()
+        standin.change_shape({"lastPrice": "last_price"}, {"closeTime"})
+        drifted = requests.get(url, timeout=5).json()
+        standin.change_shape()
+        again = requests.get(url, timeout=5).json()
+    assert "lastPrice" in plain and isinstance(plain["closeTime"], int)
+    assert "lastPrice" not in drifted and drifted["last_price"] == plain["lastPrice"]
+    assert drifted["closeTime"] == str(drifted["closeTime"]) and drifted["closeTime"].isdigit()
+    assert "lastPrice" in again and isinstance(again["closeTime"], int)
