@@ -296,11 +296,10 @@ class BrokerContract:
                 f"the recorded {name} case is a balance ({case}); with futures_enabled the broker "
                 f"asks fetchPositions: record it with `scaffolder record {self.broker_name}`"
             )
-        if name == "create_order" and broker.config.risk:
-            # the case proves how ccxt's recorded answer is normalised; the config's risk limits
-            # are the user's policy, proven by their own contract test, and a market order under
-            # max_position_size would read a ticker that ccxt's recorded case does not hold
-            broker.config = dataclasses.replace(broker.config, risk={})
+        if name == "create_order":
+            from scaffolder.harness.session import for_imported_case
+
+            for_imported_case(broker)
         options = spec.get("options")
         exchange = getattr(broker, "exchange", None)
         if spec.get("clock") and exchange is not None:

@@ -433,8 +433,11 @@ def _scenario(root: Path, name: str) -> dict[str, Any]:
 def _replay_broker(root: Path, name: str, scenario: dict[str, Any]) -> BaseBroker:
     from scaffolder.harness.session import broker_for_replay
 
+    from scaffolder.harness.session import for_imported_case
+
     live = scenario.get("source") == "ccxt-static"
-    return broker_for_replay(root, name, testnet=False if live else None)
+    broker = broker_for_replay(root, name, testnet=False if live else None)
+    return for_imported_case(broker) if live else broker
 
 
 def matrix_calls(root: Path, name: str) -> list[str]:

@@ -113,7 +113,9 @@ class Scrubber:
     # -- requests --------------------------------------------------------------------------
     def request(self, request: Any) -> Any:
         """Scrub a vcrpy request in place (``before_record_request``) and return it."""
-        parts = urlsplit(request.uri)
+        # the URI as sent first: a secret holding "+" or "=" spelled raw in a query does not
+        # survive parsing as itself ("+" reads as a space), but is still there in the text
+        parts = urlsplit(self.mask_text(request.uri))
         query = urlencode(
             self._mask_params(parse_qsl(parts.query, keep_blank_values=True)), safe=":/"
         )

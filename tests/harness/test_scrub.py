@@ -342,3 +342,15 @@ def test_a_short_credential_is_masked_where_it_stands_whole_and_nowhere_else():
     assert query(request) == {"orderId": "7616263649", "symbol": "abcd"}
     assert request.headers == {"X-Pass": MASK, "X-Other": "abcdef"}
     assert json.loads(request.body) == {"passphrase_hint": "x", "note": "abcd", "auth": MASK}
+
+
+def test_a_secret_spelled_raw_in_a_query_is_masked_even_where_parsing_changes_it():
+    """'+' in a query reads as a space and '=' splits: the raw text must be masked as sent
+    (found by tests/fuzz/test_fuzz_secrets.py)."""
+    from vcr.request import Request
+
+    secret = "CANARY=+"
+    request = Request("GET", f"https://api.example.com/v1/x?note={secret}&symbol=BTCUSDT", None, {})
+    scrubbed = Scrubber("binance", secrets=[secret]).request(request)
+    assert secret not in scrubbed.uri and "CANARY" not in scrubbed.uri
+    assert "symbol=BTCUSDT" in scrubbed.uri

@@ -23,9 +23,11 @@ from tests.scaffolder.test_generate import listing, make_project
 ROOT = Path(__file__).resolve().parents[2]
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Every name of the runtime a broker could take (lowercase identifiers only can).
+#: The broker packages on disk (the committed ones, and any the quickstart generated).
+BROKER_PACKAGES = {m.name for m in pkgutil.iter_modules(brokers.__path__) if m.ispkg}
 RUNTIME_NAMES = sorted(
     {n for n in brokers.__all__ if NAME.match(n)}
-    | {n for n in vars(brokers) if NAME.match(n) and n not in {"binance", "coinbase", "gemini"}}
+    | {n for n in vars(brokers) if NAME.match(n) and n not in BROKER_PACKAGES}
     | {m.name for m in pkgutil.iter_modules(brokers.__path__) if not m.ispkg}
 )
 
