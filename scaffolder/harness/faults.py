@@ -431,9 +431,7 @@ def _scenario(root: Path, name: str) -> dict[str, Any]:
 
 
 def _replay_broker(root: Path, name: str, scenario: dict[str, Any]) -> BaseBroker:
-    from scaffolder.harness.session import broker_for_replay
-
-    from scaffolder.harness.session import for_imported_case
+    from scaffolder.harness.session import broker_for_replay, for_imported_case
 
     live = scenario.get("source") == "ccxt-static"
     broker = broker_for_replay(root, name, testnet=False if live else None)
