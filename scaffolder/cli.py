@@ -52,7 +52,9 @@ class Terminated(KeyboardInterrupt):
 @contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """While the block runs, SIGTERM raises :class:`Terminated` (once: a second TERM during the
-    clean-up is ignored). Only in the main thread, where Python runs signal handlers."""
+    clean-up is ignored), and SIGINT raises KeyboardInterrupt even where the process was started
+    with it ignored (a background job of a script). Only in the main thread, where Python runs
+    signal handlers."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -62,10 +64,12 @@ def terminate_as_interrupt() -> Iterator[None]:
         raise Terminated
 
     previous = signal.signal(signal.SIGTERM, handler)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def user_errors(fn: F) -> F:

@@ -100,16 +100,29 @@ def source_commits(static_dir: Path, exchange_id: str) -> dict[str, str]:
     return {}
 
 
+#: The corpus bundled with the package (scaffolder/corpus/).
+BUNDLED_CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
 def for_import(static_dir: Path, exchange_id: str) -> dict[str, Any]:
-    """The provenance of cassettes imported from ccxt's static fixtures in ``static_dir``."""
-    return {
+    """The provenance of cassettes imported from ccxt's static fixtures in ``static_dir``.
+
+    From the bundled corpus it names the corpus, not this machine's path, and carries no
+    import time: the same data gives the same files whenever and wherever a broker is made.
+    """
+    bundled = Path(static_dir).resolve() == BUNDLED_CORPUS
+    origin: dict[str, Any] = {
         "source": "ccxt-static",
-        "static_dir": str(static_dir),
+        "static_dir": "scaffolder/corpus (bundled)" if bundled else str(static_dir),
         "source_commits": source_commits(static_dir, exchange_id) or "unknown",
-        "recorded_at": now(),
-        "ccxt_version": ccxt_version(),
-        "made_by": "scaffolder cassettes import-ccxt",
     }
+    if not bundled:
+        origin["recorded_at"] = now()
+    origin["ccxt_version"] = ccxt_version()
+    origin["made_by"] = (
+        "scaffolder new (bundled corpus)" if bundled else ("scaffolder cassettes import-ccxt")
+    )
+    return origin
 
 
 def write(directory: Path, provenance: dict[str, Any]) -> None:
