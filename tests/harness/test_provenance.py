@@ -72,7 +72,24 @@ def test_every_committed_cassette_folder_has_a_provenance(folder):
     origin = provenance.read(ROOT / folder)
     assert origin is not None, f"{folder} has no provenance.json"
     assert origin["source"] in {"stand-in", "testnet", "mainnet", "ccxt-static"}
-    assert origin["ccxt_version"] and provenance.age_days(origin) is not None
+    assert origin["ccxt_version"]
+    if origin.get("static_dir") == "scaffolder/corpus (bundled)":
+        # ccxt's recorded responses, bundled: when ccxt recorded them is its commits' to say
+        assert origin["source_commits"] and "recorded_at" not in origin
+    else:
+        assert provenance.age_days(origin) is not None
+
+
+def test_a_broker_seeded_from_the_bundled_corpus_names_it_not_this_machine(tmp_path):
+    from scaffolder.generate import generate
+    from tests.scaffolder.test_generate import make_project
+
+    project = make_project(tmp_path / "project")
+    generate("kraken", project)
+    text = (project / "cassettes" / "kraken" / "provenance.json").read_text()
+    origin = json.loads(text)
+    assert origin["source"] == "ccxt-static" and origin["source_commits"]
+    assert str(tmp_path) not in text and str(ROOT) not in text
 
 
 def test_a_contract_failure_on_the_cassettes_names_their_provenance(recorded, tmp_path):
