@@ -160,7 +160,10 @@ def describe(directory: Path) -> str:
         "mainnet": f"recorded on the live exchange {provenance.get('host')}",
         "ccxt-static": "imported from ccxt's static fixtures",
     }.get(source, f"from {source}")
-    date = str(provenance.get("recorded_at", "?"))[:10]
+    version = f"with ccxt {provenance.get('ccxt_version', '?')}"
+    if "recorded_at" not in provenance:  # the bundled corpus: ccxt's commits say when
+        return f"{where} (the corpus bundled with broker-scaffolder) {version}"
+    date = str(provenance["recorded_at"])[:10]
     age = age_days(provenance)
     ago = f", {age} days ago" if age is not None else ""
-    return f"{where} on {date}{ago} with ccxt {provenance.get('ccxt_version', '?')}"
+    return f"{where} on {date}{ago} {version}"
