@@ -41,8 +41,8 @@ from scaffolder.harness.session import ACCOUNT_KEY_EXCHANGES, account_key
 
 __all__ = [
     "CLOCK_MS", "MATCH_ON", "SUPPORTED_METHODS", "CcxtImportError", "ImportReport", "SkippedCase",
-    "canary_credentials", "compare_parsed", "freeze_clock", "import_ccxt", "load_static_fixtures",
-    "make_offline_exchange", "replay_case",
+    "canary_credentials", "ccxt_ancestors", "compare_parsed", "freeze_clock", "import_ccxt",
+    "load_static_fixtures", "make_offline_exchange", "replay_case",
 ]  # fmt: skip
 
 #: Unified methods the broker uses; cases of other methods are reported as skipped.
@@ -128,12 +128,19 @@ def load_static_fixtures(
         raise CcxtImportError(f"{markets_path}: expected an object of symbol -> market")
     if not isinstance(doc, dict) or not isinstance(doc.get("methods"), dict):
         raise CcxtImportError(f"{response_path}: expected an object with a 'methods' object")
-    if doc.get("exchange", exchange_id) != exchange_id:
+    if doc.get("exchange", exchange_id) not in (exchange_id, *ccxt_ancestors(exchange_id)):
         raise CcxtImportError(f"{response_path}: is for exchange {doc['exchange']!r}")
     for method, cases in doc["methods"].items():
         if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
             raise CcxtImportError(f"{response_path}: methods.{method} must be a list of objects")
     return markets, doc
+
+
+def ccxt_ancestors(exchange_id: str) -> list[str]:
+    """The ccxt exchanges ``exchange_id``'s class derives from, nearest first: binanceusdm
+    runs binance's API (``["binance"]``), so binance's recorded responses are its data too."""
+    cls = getattr(ccxt, exchange_id)
+    return [b.__name__ for b in cls.__mro__[1:] if b.__name__ in ccxt.exchanges]
 
 
 def canary_credentials(exchange_id: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CORPUS_DIR", "available", "build", "manifest"]
+__all__ = ["CORPUS_DIR", "available", "build", "data_of", "manifest"]
 
 #: Where the bundled corpus lives (package data).
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus"
@@ -161,6 +161,44 @@ def build_one(
     }
 
 
+def data_of(own: Iterable[str]) -> dict[str, str]:
+    """Exchanges without fixtures of their own whose ccxt class derives from one in ``own``:
+    ``{exchange: the nearest such ancestor}`` (binanceusdm runs binance's API, so binance's
+    recorded responses are checked on it too)."""
+    import ccxt
+
+    from scaffolder.harness.ccxt_import import ccxt_ancestors
+
+    own = set(own)
+    found: dict[str, str] = {}
+    for exchange_id in ccxt.exchanges:
+        if exchange_id in own:
+            continue
+        parent = next((a for a in ccxt_ancestors(exchange_id) if a in own), None)
+        if parent:
+            found[exchange_id] = parent
+    return found
+
+
+def _build_inherited(
+    exchange_id: str, parent: str, raw_dir: Path, out_dir: Path, sources: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``build_one`` for an exchange with no fixtures of its own, on its ccxt parent's: every
+    case is re-run with the exchange's own ccxt class and kept only where it reproduces the
+    parent's ``parsedResponse``.  The manifest entry names the parent (``dataOf``)."""
+    with tempfile.TemporaryDirectory(prefix="corpus-inherit-") as scratch:
+        stage = Path(scratch)
+        own_sources: dict[str, Any] = {}
+        for kind in ("markets", "response"):
+            (stage / kind).mkdir()
+            shutil.copyfile(raw_dir / kind / f"{parent}.json", stage / kind / f"{exchange_id}.json")
+            listed = sources.get(f"{kind}/{parent}.json")
+            if listed:
+                own_sources[f"{kind}/{exchange_id}.json"] = listed
+        entry = build_one(exchange_id, stage, out_dir, own_sources)
+    return {**entry, "dataOf": parent}
+
+
 def build(raw_dir: Path, out_dir: Path = CORPUS_DIR, only: Iterable[str] = ()) -> dict[str, Any]:
     """Build the corpus in ``out_dir`` from every exchange in ``raw_dir`` (or ``only`` those).
 
@@ -174,15 +212,20 @@ def build(raw_dir: Path, out_dir: Path = CORPUS_DIR, only: Iterable[str] = ()) -
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     sources_file = raw_dir / "sources.json"
     sources = json.loads(sources_file.read_text(encoding="utf-8")) if sources_file.exists() else {}
-    ids = sorted(only) or sorted(
-        p.stem for p in (raw_dir / "response").glob("*.json") if p.stem in ccxt.exchanges
-    )
+    own = {p.stem for p in (raw_dir / "response").glob("*.json") if p.stem in ccxt.exchanges}
+    inherited = data_of(own)
+    for exchange_id in only:
+        if exchange_id not in ccxt.exchanges:
+            raise CcxtImportError(f"unknown ccxt exchange id: {exchange_id!r}")
+    ids = sorted(only) or sorted(own | set(inherited))
     document = manifest(out_dir) if out_dir.exists() else {"exchanges": {}}
     document["exchanges"] = dict(document.get("exchanges") or {})
     for exchange_id in ids:
-        if exchange_id not in ccxt.exchanges:
-            raise CcxtImportError(f"unknown ccxt exchange id: {exchange_id!r}")
-        entry = build_one(exchange_id, raw_dir, out_dir, sources)
+        parent = inherited.get(exchange_id)
+        if parent is None:
+            entry = build_one(exchange_id, raw_dir, out_dir, sources)
+        else:
+            entry = _build_inherited(exchange_id, parent, raw_dir, out_dir, sources)
         document["exchanges"][exchange_id] = entry
     document["exchanges"] = dict(sorted(document["exchanges"].items()))
     document["source"] = SOURCE

@@ -70,9 +70,21 @@ def for_recording(directory: Path, *, testnet: bool, via: str | None) -> dict[st
 
 
 def source_commits(static_dir: Path, exchange_id: str) -> dict[str, str]:
-    """The ccxt commits the fixtures of ``exchange_id`` came from: from a trimmed copy's
-    README table (``| response/x.json | <sha> |``), else the HEAD of a ccxt checkout."""
+    """The ccxt commits the fixtures of ``exchange_id`` came from: from the bundled corpus's
+    manifest, a trimmed copy's README table (``| response/x.json | <sha> |``), else the HEAD of
+    a ccxt checkout."""
     commits: dict[str, str] = {}
+    listed = static_dir / "manifest.json"  # the bundled corpus's (scaffolder/harness/corpus.py)
+    if listed.is_file():
+        try:
+            entry = json.loads(listed.read_text(encoding="utf-8"))["exchanges"][exchange_id]
+        except (OSError, ValueError, KeyError, TypeError):
+            entry = {}
+        for sources in (entry.get("sources") or {}).values():
+            for source in sources:
+                commits[source["path"].removeprefix("ts/src/test/static/")] = source["commit"]
+        if commits:
+            return commits
     readme = static_dir / "README.md"
     if readme.is_file():
         row = re.compile(

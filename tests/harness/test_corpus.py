@@ -115,3 +115,28 @@ def test_the_prebuilt_replay_data_is_what_importing_with_the_installed_ccxt_give
     )
     for name in ("contract.json", "markets.json", "ccxt/cases.json"):
         assert json.loads((copied / name).read_text()) == json.loads((imported / name).read_text())
+
+
+def test_an_exchange_without_fixtures_is_checked_on_its_ccxt_parents(tmp_path: Path) -> None:
+    """fmfwio's ccxt class derives from hitbtc's and it has no fixtures of its own: hitbtc's
+    cases are re-run with fmfwio's class, kept only where they reproduce hitbtc's parsed
+    results, and the entry names where the data came from."""
+    raw = _raw_copy(tmp_path, "hitbtc")
+    source = {"path": "ts/src/test/static/response/hitbtc.json", "commit": "c" * 40}
+    (raw / "sources.json").write_text(json.dumps({"response/hitbtc.json": [source]}))
+    assert corpus.data_of({"hitbtc"}) == {"bequant": "hitbtc", "fmfwio": "hitbtc"}
+    document = corpus.build(raw, tmp_path / "out", only=["fmfwio"])
+    entry = document["exchanges"]["fmfwio"]
+    assert entry["dataOf"] == "hitbtc" and entry["kept"]
+    assert entry["sources"]["response"][0]["path"].endswith("response/hitbtc.json")
+    report = import_ccxt("fmfwio", tmp_path / "out", tmp_path / "imported")
+    assert report.imported and not report.skipped  # the kept cases replay with fmfwio's class
+    assert "hitbtc" not in document["exchanges"]  # only what was asked for
+
+
+def test_no_exchange_inherits_data_its_parent_does_not_have() -> None:
+    """gateeu derives from gate, whose fixtures are kept out of the project: it gets none."""
+    own = {p.stem for p in (corpus.CORPUS_DIR / "response").glob("*.json")}
+    inherited = corpus.data_of(own)
+    assert all(parent in own for parent in inherited.values())
+    assert "gateeu" not in inherited and "gate" not in own
