@@ -283,3 +283,51 @@ def test_reimport_is_atomic_and_replaces_stale_files(tmp_path: Path) -> None:
 )
 def test_compare_parsed_follows_ccxt(actual: Any, expected: Any, skip: list[str], ok: bool) -> None:
     assert (ci.compare_parsed(actual, expected, skip) == []) is ok
+
+
+def test_credentials_in_a_json_body_do_not_reach_cassettes() -> None:
+    """Some exchanges sign inside a JSON body (api_key, sig next to the params)."""
+    body = json.dumps({"id": 1, "api_key": "CANARY-API-KEY", "params": {"sig": "ab12cd34ef"}})
+    scrubbed, removed = ci._scrub_body(body)
+    assert scrubbed is not None and json.loads(scrubbed) == {"id": 1, "params": {}}
+    assert set(removed) == {"CANARY-API-KEY", "ab12cd34ef"}
+    plain = json.dumps({"symbol": "BTC/USDT"})
+    assert ci._scrub_body(plain) == (plain, [])  # untouched, byte for byte
+
+
+@pytest.mark.parametrize(
+    ("value", "fake"),
+    [
+        ("0x" + "1f" * 32, "0x" + "ca" * 32),  # an EVM key: hex of the same length
+        ("AF4Edn4Qf3/QH0pCYGaaagg+I2DhgL5YyjvlWlMx4iE=", "ysrK" * 10 + "yso="),  # 32 bytes
+        ("sample123", "0x" + "ca" * 32),  # no form to keep: the harness's own canary
+        ("-----BEGIN PRIVATE KEY-----\nMC4C\n-----END PRIVATE KEY-----", None),
+    ],
+)
+def test_a_fixtures_sample_key_is_stored_as_a_canary_of_its_form(value: str, fake: Any) -> None:
+    assert ci.canary_like("privateKey", value) == fake
+    doc = ci.canarized({"privateKey": value, "methods": {}, "skipKeys": ["x"]})
+    assert doc.get("privateKey") == fake and doc["skipKeys"] == ["x"]
+    assert value not in json.dumps(doc)
+
+
+def test_a_fixtures_credential_fields_reach_the_exchange(tmp_path: Path) -> None:
+    """A file-level ``accountId`` (as ccxt's data has for exchanges that need one) is set on the
+    exchange the cases replay through, over the harness's canaries."""
+    seen: list[Any] = []
+    real = ci.make_offline_exchange
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        exchange = real(*args, **kwargs)
+        seen.append((exchange.accountId, exchange.walletAddress))
+        return exchange
+
+    static = tmp_path / "static"
+    shutil.copytree(STATIC, static, ignore=shutil.ignore_patterns("request", "*.md"))
+    doc = json.loads((static / "response" / "kraken.json").read_text())
+    doc["accountId"] = "CANARY-FIXTURE-ACCOUNT"
+    (static / "response" / "kraken.json").write_text(json.dumps(doc))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ci, "make_offline_exchange", spy)
+        ci.import_ccxt("kraken", static, tmp_path / "out")
+    assert seen and all(s == ("CANARY-FIXTURE-ACCOUNT", "0x" + "ca11ab1e" * 5) for s in seen)
