@@ -192,12 +192,13 @@ def canary_like(name: str, value: str) -> str | None:
             size = 0
         if size:
             return base64.b64encode(b"\xca" * size).decode()
+    if len(value) >= 16 and value.isalnum():  # base58 and the like: letters and digits
+        return ("CANARYx" * len(value))[: len(value)]
     return _CANARY.get(name, f"CANARY-{name.upper()}")
 
 
-def canarized(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """``doc`` with its file-level credential fields replaced by :func:`canary_like`."""
-    out = dict(doc)
+def _canarized_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(fields)
     for name in CREDENTIAL_FIELDS:
         if isinstance(out.get(name), str):
             fake = canary_like(name, out[name])
@@ -205,6 +206,27 @@ def canarized(doc: Mapping[str, Any]) -> dict[str, Any]:
                 del out[name]
             else:
                 out[name] = fake
+    return out
+
+
+def canarized(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """``doc`` with the credential fields it sets (at its top, in its ``options`` and in each
+    case's ``options``) replaced by :func:`canary_like`."""
+    out = _canarized_fields(doc)
+    if isinstance(out.get("options"), dict):
+        out["options"] = _canarized_fields(out["options"])
+    if isinstance(out.get("methods"), dict):
+        out["methods"] = {
+            method: [
+                {**case, "options": _canarized_fields(case["options"])}
+                if isinstance(case, dict) and isinstance(case.get("options"), dict)
+                else case
+                for case in cases
+            ]
+            if isinstance(cases, list)
+            else cases
+            for method, cases in out["methods"].items()
+        }
     return out
 
 

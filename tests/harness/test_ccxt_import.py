@@ -300,14 +300,21 @@ def test_credentials_in_a_json_body_do_not_reach_cassettes() -> None:
     [
         ("0x" + "1f" * 32, "0x" + "ca" * 32),  # an EVM key: hex of the same length
         ("AF4Edn4Qf3/QH0pCYGaaagg+I2DhgL5YyjvlWlMx4iE=", "ysrK" * 10 + "yso="),  # 32 bytes
+        ("secretsecretsecretsecre", "CANARYxCANARYxCANARYxCA"),  # base58-like: alphanumeric
         ("sample123", "0x" + "ca" * 32),  # no form to keep: the harness's own canary
         ("-----BEGIN PRIVATE KEY-----\nMC4C\n-----END PRIVATE KEY-----", None),
     ],
 )
 def test_a_fixtures_sample_key_is_stored_as_a_canary_of_its_form(value: str, fake: Any) -> None:
     assert ci.canary_like("privateKey", value) == fake
-    doc = ci.canarized({"privateKey": value, "methods": {}, "skipKeys": ["x"]})
+    case = {"input": [], "options": {"secret": value, "type": "swap"}}
+    doc = ci.canarized(
+        {"privateKey": value, "options": {"privateKey": value}, "methods": {"fetchBalance": [case]},
+         "skipKeys": ["x"]}
+    )  # fmt: skip
     assert doc.get("privateKey") == fake and doc["skipKeys"] == ["x"]
+    assert doc["options"].get("privateKey") == fake
+    assert doc["methods"]["fetchBalance"][0]["options"]["type"] == "swap"
     assert value not in json.dumps(doc)
 
 
