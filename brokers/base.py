@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from brokers.errors import (
     InvalidOrderError,
@@ -138,9 +138,10 @@ class BaseBroker(abc.ABC):
         numbers, the config's trading settings and risk limits (``order_type=None`` takes
         ``trading_settings.default_order_type``), the market's step, tick and minimums.
         """
-        return self._place_order(
-            self._checked_order(symbol, order_type, side, amount, price, params, client_order_id)
+        request = self._checked_order(
+            symbol, order_type, side, amount, price, params, client_order_id
         )
+        return _as_sent(self._place_order(request), request)
 
     @abc.abstractmethod
     def _place_order(self, order: OrderRequest) -> Order:
@@ -326,3 +327,15 @@ def balance_positions(balance: Balance, pairs: list[str]) -> list[Position]:
             }
         )
     return positions
+
+
+def _as_sent(order: Order, request: OrderRequest) -> Order:
+    """A new order's answer with what the exchange left out filled in from what was sent:
+    many exchanges answer an order with its id alone (no side, type or amount echoed)."""
+    sent: dict[str, Any] = {
+        "symbol": request.symbol, "type": request.order_type, "side": request.side,
+        "client_order_id": request.client_order_id, "amount": float(request.amount),
+        "price": None if request.price is None else float(request.price),
+    }  # fmt: skip
+    missing = {k: v for k, v in sent.items() if order.get(k) in (None, "") and v is not None}
+    return cast(Order, {**order, **missing}) if missing else order

@@ -41,9 +41,10 @@ from scaffolder.harness.parsed_check import compare_parsed
 from scaffolder.harness.session import ACCOUNT_KEY_EXCHANGES, account_key
 
 __all__ = [
-    "CLOCK_MS", "CREDENTIAL_FIELDS", "MATCH_ON", "SUPPORTED_METHODS", "CcxtImportError", "ImportReport", "SkippedCase",
-    "canarized", "canary_credentials", "canary_like", "ccxt_ancestors", "compare_parsed", "freeze_clock", "import_ccxt",
-    "load_static_fixtures", "make_offline_exchange", "replay_case",
+    "CLOCK_MS", "CREDENTIAL_FIELDS", "MATCH_ON", "SUPPORTED_METHODS", "CcxtImportError",
+    "ImportReport", "SkippedCase", "canarized", "canary_credentials", "canary_like",
+    "ccxt_ancestors", "compare_parsed", "file_credentials", "freeze_clock", "harness_options",
+    "import_ccxt", "load_static_fixtures", "make_offline_exchange", "replay_case",
 ]  # fmt: skip
 
 #: Unified methods the broker uses; cases of other methods are reported as skipped.
@@ -73,6 +74,8 @@ _AUTH_PARAM = re.compile(
     r"^(signature|sign|sig|hmac|api_?key|access_?key(id)?|token|access_?token|secret|passphrase)$",
     re.I,
 )
+#: ccxt options that pick the market type a call defaults to.
+_TYPE_OPTIONS = ("defaultType", "defaultSubType")
 Sanitize = Callable[[dict[str, Any]], dict[str, Any]]
 Pending = list[tuple[str, int, dict[str, Any]]]  # (method, index in the fixture, case)
 
@@ -80,6 +83,12 @@ Pending = list[tuple[str, int, dict[str, Any]]]  # (method, index in the fixture
 #: ccxt's clock (ms) while a case is recorded, and again when it is replayed through a broker:
 #: requests that carry a time ccxt computes (candles "from now - limit", say) then match.
 CLOCK_MS = 1710331200000
+
+
+def harness_options() -> dict[str, Any]:
+    """The ccxt options ccxt's offline harness sets (its token a canary): a recorded case is
+    replayed with them, as it was recorded."""
+    return copy.deepcopy(_HARNESS_OPTIONS)
 
 
 def freeze_clock(exchange: Any, now_ms: int) -> None:
@@ -228,6 +237,13 @@ def canarized(doc: Mapping[str, Any]) -> dict[str, Any]:
             for method, cases in out["methods"].items()
         }
     return out
+
+
+def file_credentials(doc: Mapping[str, Any]) -> dict[str, str]:
+    """The credential fields a fixture file sets, as canaries of their form (``canarized``):
+    what its cases are recorded with, over :func:`canary_credentials`, and replayed with."""
+    safe = canarized({k: doc[k] for k in CREDENTIAL_FIELDS if isinstance(doc.get(k), str)})
+    return {k: v for k, v in safe.items() if isinstance(v, str)}
 
 
 def make_offline_exchange(
@@ -425,6 +441,8 @@ def import_ccxt(
     report.skipped += skipped
     report.imported = [entry["cassette"] for entry in entries]
     index_doc = {"exchange": exchange_id, "ccxtVersion": ccxt.__version__}
+    if file_credentials(doc):  # canaries: replays set them again, as the cases were recorded
+        index_doc["credentials"] = file_credentials(doc)
     index_doc.update(markets="../markets.json", cases=entries)
     files["cases.json"] = json.dumps(index_doc, indent=2, ensure_ascii=False) + "\n"
     origin = provenance.for_import(Path(static_dir), exchange_id)
@@ -475,12 +493,13 @@ def _record_case(
     force = set(case.get("forceCheckKeys") or [])
     skip_keys = [k for k in doc.get("skipKeys") or [] if k not in force]
     options = ccxt.Exchange.deep_extend(doc.get("options") or {}, case.get("options") or {})
-    credentials = {**canary_credentials(exchange_id)}
-    credentials.update((k, doc[k]) for k in CREDENTIAL_FIELDS if isinstance(doc.get(k), str))
+    credentials = {**canary_credentials(exchange_id), **file_credentials(doc)}
     exchange = make_offline_exchange(
         exchange_id, snapshot, options=options, credentials=credentials
     )
     freeze_clock(exchange, CLOCK_MS)
+    # the market type ccxt defaulted to: a broker's config may set another, the case needs this
+    defaults = {k: exchange.options[k] for k in _TYPE_OPTIONS if k in exchange.options}
     try:
         result, calls = _capture(exchange, case)
     except Exception as exc:  # as in ccxt's runner, a raising case fails
@@ -501,7 +520,7 @@ def _record_case(
         raise CcxtImportError(f"{exchange_id} {method}[{index}]: a secret survived sanitize")
     return {
         "method": method, "index": index, "description": case.get("description", ""),
-        "input": case.get("input") or [], "options": options,
+        "input": case.get("input") or [], "options": options, "typeOptions": defaults,
         "parsedResponse": case.get("parsedResponse"), "skipKeys": skip_keys,
         "cassette": f"{method}-{index}.yaml", "interactions": len(interactions),
         "clock": CLOCK_MS,
@@ -541,7 +560,9 @@ def replay_case(exchange: Any, case: Mapping[str, Any], cassette_path: Path) -> 
     if case.get("clock"):
         freeze_clock(exchange, int(case["clock"]))
     # the options the case was recorded with (ccxt's harness ones, the fixture's own)
-    options = exchange.deep_extend(_HARNESS_OPTIONS, case.get("options") or {})
+    options = exchange.deep_extend(
+        _HARNESS_OPTIONS, case.get("typeOptions") or {}, case.get("options") or {}
+    )
     exchange.extend_exchange_options(exchange.deep_extend(exchange.options, copy.deepcopy(options)))
     recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON, **vcr_options())
     with recorder.use_cassette(str(cassette_path)) as cassette:

@@ -254,3 +254,20 @@ def for_imported_case(broker: BaseBroker) -> BaseBroker:
     if broker.config.risk:
         broker.config = dataclasses.replace(broker.config, risk={})
     return broker
+
+
+def with_import_credentials(exchange: Any, exchange_id: str, cases_index: Path) -> Any:
+    """``exchange`` with the canary credentials ccxt's recorded cases were imported with
+    (``cases.json``): some exchanges sign or address a request with a key of a given form (a
+    wallet address in the body, an ed25519 key), so the replay must hold the same canaries."""
+    import json
+
+    from scaffolder.harness.ccxt_import import canary_credentials
+
+    try:
+        stored = json.loads(cases_index.read_text(encoding="utf-8")).get("credentials") or {}
+    except (OSError, ValueError):
+        stored = {}
+    for name, value in {**canary_credentials(exchange_id), **stored}.items():
+        setattr(exchange, name, value)
+    return exchange

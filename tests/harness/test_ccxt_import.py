@@ -332,9 +332,11 @@ def test_a_fixtures_credential_fields_reach_the_exchange(tmp_path: Path) -> None
     static = tmp_path / "static"
     shutil.copytree(STATIC, static, ignore=shutil.ignore_patterns("request", "*.md"))
     doc = json.loads((static / "response" / "kraken.json").read_text())
-    doc["accountId"] = "CANARY-FIXTURE-ACCOUNT"
+    doc["accountId"] = "7" * 16  # a form of its own: stored and replayed as a canary of it
     (static / "response" / "kraken.json").write_text(json.dumps(doc))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ci, "make_offline_exchange", spy)
         ci.import_ccxt("kraken", static, tmp_path / "out")
-    assert seen and all(s == ("CANARY-FIXTURE-ACCOUNT", "0x" + "ca11ab1e" * 5) for s in seen)
+    fake = ci.canary_like("accountId", "7" * 16)
+    assert fake == "CANARYxCANARYxCA"
+    assert seen and all(s == (fake, "0x" + "ca11ab1e" * 5) for s in seen)
