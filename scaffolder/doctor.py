@@ -47,6 +47,7 @@ from brokers.config import (
     env_references,
     load_config,
     read_document,
+    substitute,
 )
 from brokers.errors import (
     AuthenticationError,
@@ -252,16 +253,6 @@ def _server_time(data: Any) -> float | None:
     return None
 
 
-def _substitute(value: Any, env: Mapping[str, str]) -> Any:
-    if isinstance(value, dict):
-        return {k: _substitute(v, env) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, env) for v in value]
-    if isinstance(value, str):
-        return ENV_REFERENCE.sub(lambda m: env.get(m.group(1), ""), value)
-    return value
-
-
 class _Doctor:
     def __init__(self, name: str, root: Path, path: Path, via: str | None, env: Mapping[str, str]):
         self.name = name
@@ -334,7 +325,7 @@ class _Doctor:
         self.missing = list(dict.fromkeys(v for _, v in self.references if not self.env.get(v)))
         if self.config is not None:
             for credential, reference in self.config.credentials.items():
-                value = _substitute(reference, self.env)
+                value = substitute(reference, self.env)
                 used = {m.group(1) for m in ENV_REFERENCE.finditer(reference)}
                 if value and not used & set(self.missing):
                     self.credentials[credential] = value
@@ -364,7 +355,7 @@ class _Doctor:
             self.add("broker", WARN, f"{self.name} -> {target}; not built: the config is invalid")
             return
         config = self.config
-        custom = _substitute(config.custom, self.env)
+        custom = substitute(config.custom, self.env)
         if self.via and issubclass(klass, RestBroker):
             for key in ("testnet_url", "base_url"):
                 url = custom.get(key) or getattr(klass, key, "")
