@@ -7,7 +7,8 @@ messages, the CLI's messages and this runtime's errors and log lines all ask thi
   (raw, URL-encoded in upper and lower case, path-encoded, hex, and base64 at any offset);
 - :func:`redact`: text with what *looks* secret masked without knowing any value: signed-URL
   parameters (``signature=``, ``hmac=``, ``AccessKeyId=``...) and URL passwords
-  (``http://user:pass@host``);
+  (``http://user:pass@host``), and the secrets this process holds (:func:`remember_secrets`:
+  the credentials of every config loaded) in all their encoded forms;
 - :class:`Redactor`: both, for a set of known values (doctor, the CLI);
 - :func:`is_auth_name` and :func:`high_entropy`: the names that carry credentials and values
   that look like keys or signatures, for the audit's and the config check's judgement.
@@ -114,8 +115,32 @@ def entropy(value: str) -> float:
     return -sum(n / total * math.log2(n / total) for n in counts.values())
 
 
+#: (form, shown) for every encoded form of the secrets this process holds, longest first.
+_remembered: tuple[tuple[str, str], ...] = ()
+_remembered_values: frozenset[str] = frozenset()
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Secrets this process holds from now on (the config loader passes a broker's resolved
+    credentials): :func:`redact`, hence every error message, retry log line and CLI message,
+    masks them in all their :func:`encoded_forms`. Values shorter than :data:`SUBSTRING_MIN`
+    are left out, as the scrubber leaves them out of running text: a short value may be part
+    of an ordinary word or number."""
+    global _remembered, _remembered_values
+    new = {v for v in values if len(v) >= SUBSTRING_MIN} - _remembered_values
+    if not new:
+        return
+    held = _remembered_values | new
+    forms = {form for v in held for form in encoded_forms(v) if len(form) >= SUBSTRING_MIN}
+    _remembered = tuple((form, HIDDEN) for form in sorted(forms, key=len, reverse=True))
+    _remembered_values = held
+
+
 def redact(text: str) -> str:
-    """``text`` with signed-URL parameters and URL passwords masked (no values needed)."""
+    """``text`` with the secrets this process holds (:func:`remember_secrets`), signed-URL
+    parameters and URL passwords masked."""
+    if _remembered:
+        text = replace_values(text, _remembered)
     text = _USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{HIDDEN}@", text)
     return _SECRET_PARAM.sub(lambda m: m.group(1) + HIDDEN, text)
 

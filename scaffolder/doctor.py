@@ -56,8 +56,8 @@ from brokers.errors import (
     InvalidNonceError,
     map_exception,
 )
+from brokers.redaction import HIDDEN, redact
 from brokers.redaction import Redactor as _Redactor
-from brokers.redaction import redact
 from brokers.retry import NO_RETRY
 from brokers.signing import mask
 from scaffolder.errors import UsageError
@@ -80,7 +80,7 @@ _SIGNATURE_HEADER = re.compile(r"(?i)sign")
 def _auth_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
     """The auth headers of a signed request, signature values replaced by ``***``."""
     return {
-        k: "***" if _SIGNATURE_HEADER.search(k) else v
+        k: HIDDEN if _SIGNATURE_HEADER.search(k) else v
         for k, v in headers.items()
         if _AUTH_HEADER.search(k)
     }

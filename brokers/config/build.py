@@ -17,6 +17,7 @@ from brokers.config.document import MAX_NESTING, _nested_too_deep, read_document
 from brokers.config.env import interpolate
 from brokers.config.problems import schema_problems
 from brokers.errors import ConfigError
+from brokers.redaction import remember_secrets
 
 if TYPE_CHECKING:
     from brokers.retry import RetryPolicy
@@ -105,6 +106,9 @@ def build_config(
         document = interpolate(
             document, os.environ if env is None else env, source=source, text=text
         )
+    credentials = {k: v for k, v in document["api_credentials"].items() if v}
+    if resolve_env:
+        remember_secrets(credentials.values())  # masked in every message from now on
     settings = document["settings"]
     policy = _retry_policy(settings.get("retry", {}))
     return BrokerConfig(
@@ -113,7 +117,7 @@ def build_config(
         type=document["type"],
         enabled=document["enabled"],
         description=document.get("description", ""),
-        credentials={k: v for k, v in document["api_credentials"].items() if v},
+        credentials=credentials,
         settings=BrokerSettings(
             testnet=settings["testnet"],
             rate_limit=settings.get("rate_limit"),
