@@ -10,8 +10,9 @@ messages, the CLI's messages and this runtime's errors and log lines all ask thi
   (``http://user:pass@host``), and the secrets this process holds (:func:`remember_secrets`:
   the credentials of every config loaded) in all their encoded forms;
 - :class:`Redactor`: both, for a set of known values (doctor, the CLI);
-- :func:`is_auth_name` and :func:`high_entropy`: the names that carry credentials and values
-  that look like keys or signatures, for the audit's and the config check's judgement.
+- :func:`is_auth_name`, :func:`high_entropy` and :func:`signature_like`: the names that carry
+  credentials and values that look like keys or signatures, for the audit's and the config
+  check's judgement.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ _SECRET_PARAM = re.compile(
 )
 #: ``scheme://user:password@`` in a URL (a proxy's credentials).
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/@\s:'\"]*):([^/@\s'\"]+)@")
+#: A signature as exchanges spell one: 40+ hex digits (HMAC-SHA1 and up) or 40+ base64 characters.
+_SIGNATURE = re.compile(r"^(?:[0-9a-fA-F]{40,}|[A-Za-z0-9+/_-]{40,}={0,2})$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _B64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 
@@ -106,6 +109,11 @@ def high_entropy(value: str) -> bool:
     has_digit = any(c.isdigit() for c in value)
     has_alpha = any(c.isalpha() for c in value)
     return has_digit and has_alpha and entropy(value) >= 3.5
+
+
+def signature_like(value: str) -> bool:
+    """Whether ``value`` is spelled like a signature: 40+ hex digits or 40+ base64 characters."""
+    return bool(_SIGNATURE.match(value))
 
 
 def entropy(value: str) -> float:

@@ -238,3 +238,12 @@ def test_the_same_canaries_leave_no_form_in_any_path(canary, tmp_path, monkeypat
     for record in caplog.records:
         assert_no_canary(record.getMessage(), "log")
     assert_no_canary(str(map_exception(RuntimeError(mentions), broker="binance")), "error")
+
+
+def test_a_signature_is_told_by_its_spelling():
+    from brokers.redaction import signature_like
+
+    assert signature_like(SIGNATURE) and signature_like(base64.b64encode(b"C" * 32).decode())
+    assert (
+        not signature_like("5f3a" * 9) and not signature_like("BTCUSDT") and not signature_like("")
+    )
