@@ -7,10 +7,12 @@ messages, the CLI's messages and this runtime's errors and log lines all ask thi
   (raw, URL-encoded in upper and lower case, path-encoded, hex, and base64 at any offset);
 - :func:`redact`: text with what *looks* secret masked without knowing any value: signed-URL
   parameters (``signature=``, ``hmac=``, ``AccessKeyId=``...) and URL passwords
-  (``http://user:pass@host``);
+  (``http://user:pass@host``), and the secrets this process holds (:func:`remember_secrets`:
+  the credentials of every config loaded) in all their encoded forms;
 - :class:`Redactor`: both, for a set of known values (doctor, the CLI);
-- :func:`is_auth_name` and :func:`high_entropy`: the names that carry credentials and values
-  that look like keys or signatures, for the audit's and the config check's judgement.
+- :func:`is_auth_name`, :func:`high_entropy` and :func:`signature_like`: the names that carry
+  credentials and values that look like keys or signatures, for the audit's and the config
+  check's judgement.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ _SECRET_PARAM = re.compile(
 )
 #: ``scheme://user:password@`` in a URL (a proxy's credentials).
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/@\s:'\"]*):([^/@\s'\"]+)@")
+#: A signature as exchanges spell one: 40+ hex digits (HMAC-SHA1 and up) or 40+ base64 characters.
+_SIGNATURE = re.compile(r"^(?:[0-9a-fA-F]{40,}|[A-Za-z0-9+/_-]{40,}={0,2})$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _B64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 
@@ -107,6 +111,11 @@ def high_entropy(value: str) -> bool:
     return has_digit and has_alpha and entropy(value) >= 3.5
 
 
+def signature_like(value: str) -> bool:
+    """Whether ``value`` is spelled like a signature: 40+ hex digits or 40+ base64 characters."""
+    return bool(_SIGNATURE.match(value))
+
+
 def entropy(value: str) -> float:
     """Shannon entropy of ``value``'s characters, in bits per character."""
     counts = Counter(value)
@@ -114,8 +123,32 @@ def entropy(value: str) -> float:
     return -sum(n / total * math.log2(n / total) for n in counts.values())
 
 
+#: (form, shown) for every encoded form of the secrets this process holds, longest first.
+_remembered: tuple[tuple[str, str], ...] = ()
+_remembered_values: frozenset[str] = frozenset()
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Secrets this process holds from now on (the config loader passes a broker's resolved
+    credentials): :func:`redact`, hence every error message, retry log line and CLI message,
+    masks them in all their :func:`encoded_forms`. Values shorter than :data:`SUBSTRING_MIN`
+    are left out, as the scrubber leaves them out of running text: a short value may be part
+    of an ordinary word or number."""
+    global _remembered, _remembered_values
+    new = {v for v in values if len(v) >= SUBSTRING_MIN} - _remembered_values
+    if not new:
+        return
+    held = _remembered_values | new
+    forms = {form for v in held for form in encoded_forms(v) if len(form) >= SUBSTRING_MIN}
+    _remembered = tuple((form, HIDDEN) for form in sorted(forms, key=len, reverse=True))
+    _remembered_values = held
+
+
 def redact(text: str) -> str:
-    """``text`` with signed-URL parameters and URL passwords masked (no values needed)."""
+    """``text`` with the secrets this process holds (:func:`remember_secrets`), signed-URL
+    parameters and URL passwords masked."""
+    if _remembered:
+        text = replace_values(text, _remembered)
     text = _USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{HIDDEN}@", text)
     return _SECRET_PARAM.sub(lambda m: m.group(1) + HIDDEN, text)
 

@@ -42,7 +42,7 @@ MAX_NAME_LENGTH = 64
 
 def _reserved_names() -> frozenset[str]:
     """Names a broker package ``brokers/<name>/`` would shadow, derived from the runtime:
-    every module of ``brokers`` and every name the package itself defines or exports
+    every module and non-broker subpackage of ``brokers`` and every name the package itself defines or exports
     (``create_broker``, ``available``, ``importlib``...): ``import brokers.<name>`` sets that
     attribute of the package to the broker's subpackage."""
     import pkgutil
@@ -50,7 +50,13 @@ def _reserved_names() -> frozenset[str]:
 
     import brokers
 
-    modules = {m.name for m in pkgutil.iter_modules(brokers.__path__) if not m.ispkg}
+    # A subpackage is the runtime's (brokers.config) unless it is a broker (answers file).
+    modules = {
+        m.name
+        for m in pkgutil.iter_modules(brokers.__path__)
+        if not m.ispkg
+        or not any(Path(p, m.name, ".copier-answers.yml").is_file() for p in brokers.__path__)
+    }
     namespace = vars(brokers)
     defined = {
         attr

@@ -33,11 +33,17 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import yaml
 
 from brokers.config import env_references
-from brokers.redaction import MASK, encoded_forms, entropy, high_entropy, is_auth_name
+from brokers.redaction import (
+    MASK,
+    encoded_forms,
+    entropy,
+    high_entropy,
+    is_auth_name,
+    signature_like,
+)
 from scaffolder.harness.scrub import body_kind
 from scaffolder.harness.signed_requests import SCHEMES, AuthScheme, scheme_for, scheme_for_broker
 
-SIGNATURE_LIKE = re.compile(r"^(?:[0-9a-fA-F]{40,}|[A-Za-z0-9+/_-]{40,}={0,2})$")
 ALL_SECRET_HEADERS = frozenset().union(*(scheme_for(n).secret_headers for n in [None, *SCHEMES]))
 ALL_SECRET_PARAMS = frozenset().union(*(scheme_for(n).secret_params for n in [None, *SCHEMES]))
 #: Headers the scrubber keeps (scrubbed inside): base64 JSON payloads, checked field by field.
@@ -217,7 +223,7 @@ def _audit_request(name: str, index: int, request: dict, scheme: AuthScheme) -> 
             findings.append(
                 Finding(name, f"{where} parameter {key}", "secret parameter not scrubbed")
             )
-        elif value != MASK and "sig" in leaf.lower() and SIGNATURE_LIKE.match(value):
+        elif value != MASK and "sig" in leaf.lower() and signature_like(value):
             findings.append(Finding(name, f"{where} parameter {key}", "looks like a signature"))
         elif _key_like(leaf, value):
             findings.append(Finding(name, f"{where} parameter {key}", LOOKS_SECRET))

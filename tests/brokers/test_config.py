@@ -193,3 +193,22 @@ def test_a_config_over_the_size_limit_is_refused_before_it_is_read(write_config,
     assert info.value.path == str(path)
     assert f"at most {MAX_CONFIG_BYTES} bytes" in info.value.message
     assert str(path.stat().st_size) in info.value.message
+
+
+def test_substitution_resolves_every_reference_but_keeps_schema_links_as_written():
+    """One substitution for the loader and ``scaffolder doctor``: ``${VAR}`` anywhere, an
+    unset variable as "", and a ``$schema`` key's value (at any depth) left alone."""
+    from brokers.config import substitute
+
+    env = {"HOST": "127.0.0.1", "PORT": "9"}
+    document = {
+        "$schema": "${HOST}.json",
+        "custom": {"url": "http://${HOST}:${PORT}/", "$schema": "${PORT}", "unset": "${NOPE}"},
+        "list": ["${PORT}", 1, None, {"$schema": "${HOST}"}],
+    }
+    assert substitute(document, env) == {
+        "$schema": "${HOST}.json",
+        "custom": {"url": "http://127.0.0.1:9/", "$schema": "${PORT}", "unset": ""},
+        "list": ["9", 1, None, {"$schema": "${HOST}"}],
+    }
+    assert substitute("${HOST}", env) == "127.0.0.1"

@@ -78,25 +78,27 @@ def test_runtime_errors_mask_what_a_foreign_exception_said():
     assert_clean(str(ConfigError(f"cannot reach {PROXY}", path="x.json")))
 
 
-def test_the_retry_log_masks_signed_urls_and_proxy_passwords(caplog):
-    attempts = iter([foreign_error(), None])
+def retried_once(failure: Exception, describe: str) -> str:
+    """A call that fails with ``failure`` once, through the retry loop (which logs it)."""
+    attempts = iter([failure, None])
 
     def flaky() -> str:
-        failure = next(attempts)
-        if failure is not None:
-            raise failure
+        failed = next(attempts)
+        if failed is not None:
+            raise failed
         return "ok"
 
+    return call_with_retry(
+        flaky,
+        policy=RetryPolicy(base_delay=0, max_delay=0),
+        describe=describe,
+        sleep=lambda seconds: None,
+    )
+
+
+def test_the_retry_log_masks_signed_urls_and_proxy_passwords(caplog):
     with caplog.at_level(logging.WARNING, logger="brokers.retry"):
-        assert (
-            call_with_retry(
-                flaky,
-                policy=RetryPolicy(base_delay=0, max_delay=0),
-                describe=f"GET {SIGNED_URL}",
-                sleep=lambda seconds: None,
-            )
-            == "ok"
-        )
+        assert retried_once(foreign_error(), f"GET {SIGNED_URL}") == "ok"
     assert caplog.records, "the retry was logged"
     for record in caplog.records:
         assert_clean(record.getMessage())
@@ -157,3 +159,91 @@ def test_doctor_via_a_proxy_with_a_password_never_prints_it(tmp_path, monkeypatc
     result = CliRunner().invoke(main, ["doctor", "binance", "--via", PROXY, *as_json])
     assert "http://user:***@127.0.0.1:9" in result.output, result.output
     assert_clean(result.output)
+
+
+#: Obvious canaries: plain, with characters that URL-encoding changes, with a space and "&".
+CANARIES = ("CANARY-SECRET-123", "CANARY/SECRET+456=", "CANARY secret&789")
+
+
+def spellings(value: str) -> dict[str, str]:
+    """The forms a secret may take in text, written out here (not asked of brokers.redaction)."""
+    url = quote(value, safe="")
+    b64 = base64.b64encode(value.encode()).decode()
+    return {
+        "raw": value,
+        "url": url,
+        "url-lowercase": re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), url),
+        "form": quote_plus(value),
+        "hex": value.encode().hex(),
+        "HEX": value.encode().hex().upper(),
+        "base64": b64,
+        "base64-urlsafe": b64.translate(str.maketrans("+/", "-_")),
+        "base64-unpadded": b64.rstrip("="),
+    }
+
+
+def assert_no_canary(text: str, where: str) -> None:
+    for canary in CANARIES:
+        for spelling, form in spellings(canary).items():
+            assert form not in text, (
+                f"{where}: the {spelling} form of {canary!r} survived: {text!r}"
+            )
+
+
+@pytest.mark.parametrize("canary", CANARIES)
+def test_the_same_canaries_leave_no_form_in_any_path(canary, tmp_path, monkeypatch, caplog):
+    """Scrubber, doctor's redactor, config error wording and the log, one canary at a time:
+    every spelling of it goes in, none comes out."""
+    forms = spellings(canary)
+    mentions = " | ".join(f"{name}: {form}" for name, form in forms.items())
+    # the cassette scrubber: URL, headers, a JSON body and a response
+    request = Request(
+        "POST",
+        "https://api.example.com/v1/order?"
+        + "&".join(f"n{i}={quote(form, safe='')}" for i, form in enumerate(forms.values())),
+        json.dumps({"note": mentions, **{name: form for name, form in forms.items()}}),
+        {f"X-Note-{name}": form for name, form in forms.items()},
+    )
+    scrubber = Scrubber(None, [canary])
+    scrubber.request(request)
+    response = scrubber.response(
+        {"headers": {"X-Echo": [mentions]}, "body": {"string": mentions.encode()}}
+    )
+    assert_no_canary(
+        request.uri + request.body.decode() + json.dumps(dict(request.headers)), "scrubbed request"
+    )
+    assert_no_canary(
+        json.dumps(response["headers"]) + response["body"]["string"].decode(), "response"
+    )
+    # doctor's redactor
+    assert_no_canary(DoctorRedactor({"api_secret": canary})(mentions), "doctor")
+    # config error wording: each spelling written as a literal secret
+    document = json.loads((ROOT / "config" / "brokers" / "binance.json").read_text("utf-8"))
+    document.pop("$schema", None)
+    for name, form in forms.items():
+        document["api_credentials"]["api_secret"] = form
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert_no_canary(str(info.value), f"config error ({name})")
+    # the log: a broker's credentials loaded, then a retried failure quoting every spelling
+    config = ROOT / "config" / "brokers" / "binance.json"
+    monkeypatch.setenv("BINANCE_API_KEY", "CANARY-LOG-KEY-0000")
+    monkeypatch.setenv("BINANCE_API_SECRET", canary)
+    assert load_config(config).credentials["api_secret"] == canary
+    with caplog.at_level(logging.WARNING, logger="brokers.retry"):
+        retried_once(requests.ConnectionError(f"refused ({mentions})"), f"GET /b ({mentions})")
+    assert caplog.records, "the retry was logged"
+    for record in caplog.records:
+        assert_no_canary(record.getMessage(), "log")
+    assert_no_canary(str(map_exception(RuntimeError(mentions), broker="binance")), "error")
+
+
+def test_a_signature_is_told_by_its_spelling():
+    from brokers.redaction import signature_like
+
+    assert signature_like(SIGNATURE) and signature_like(base64.b64encode(b"C" * 32).decode())
+    assert (
+        not signature_like("5f3a" * 9) and not signature_like("BTCUSDT") and not signature_like("")
+    )

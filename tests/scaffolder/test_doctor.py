@@ -235,6 +235,26 @@ def test_rest_broker_all_ok(project, keys, standin):
     assert_no_secrets(result.output)
 
 
+def test_references_in_custom_settings_are_resolved_for_the_broker(
+    project, keys, standin, monkeypatch
+):
+    """The doctor builds the broker with ``${VAR}`` in custom_settings resolved (the same
+    substitution as the config loader): the testnet URL comes from the environment."""
+    config = {**REST_CONFIG, "custom_settings": {"testnet_url": "${SPOTREST_TESTNET_URL}"}}
+    (project / "config" / "brokers" / "spotrest.json").write_text(json.dumps(config))
+    monkeypatch.setenv("SPOTREST_TESTNET_URL", standin.url)
+    result = doctor("spotrest")
+    assert result.exit_code == 0, result.output
+    checks = lines(result.output)
+    assert all(status == "ok" for status, _ in checks.values()), result.output
+    # the balance came from the stand-in at the resolved URL, which is shown masked: every
+    # value a reference resolves to is treated as a secret
+    assert "was signed and accepted" in checks["signed read"][1]
+    assert "signed REST at ***, testnet" in checks["broker"][1]
+    assert "SPOTREST_TESTNET_URL set" in checks["credentials"][1]
+    assert_no_secrets(result.output)
+
+
 def test_rest_broker_wrong_secret_shows_the_signers_canonical_string(
     project, keys, standin, monkeypatch
 ):

@@ -700,4 +700,11 @@ def test_every_runtime_module_is_a_reserved_broker_name():
     from scaffolder.generate import RESERVED_NAMES
 
     modules = {p.stem for p in (ROOT / "brokers").glob("*.py") if p.stem != "__init__"}
+    # subpackages of the runtime (brokers.config), not brokers (those hold an answers file)
+    modules |= {
+        p.parent.name
+        for p in (ROOT / "brokers").glob("*/__init__.py")
+        if not (p.parent / ".copier-answers.yml").exists()
+    }
+    assert "config" in modules
     assert modules <= RESERVED_NAMES, sorted(modules - RESERVED_NAMES)

@@ -1,0 +1,179 @@
+"""The broker config schema: read once, compiled once, and asked whether a document is valid.
+
+Two validators: fastjsonschema's compiled code (cached on disk per schema digest) answers
+"valid" in microseconds without importing either library; jsonschema, the reference, decides
+every document the fast one does not accept and gives the errors :mod:`brokers.config.problems`
+words.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from brokers.config.cache import cache_dir, write_cache_file
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "broker-config.schema.json"
+
+
+@functools.lru_cache(maxsize=1)
+def _schema_source() -> bytes:
+    return SCHEMA_PATH.read_bytes()
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The broker config schema (read once)."""
+    loaded: dict[str, Any] = json.loads(_schema_source())
+    return loaded
+
+
+# --- validation: a compiled fast path for valid documents, jsonschema for the wording ---------
+#
+# Most documents checked are valid, and jsonschema spends ~300 us on each plus ~45 ms to import.
+# fastjsonschema turns the schema into plain Python once; that code is cached per schema digest
+# and answers "valid or not" in microseconds. Whenever it says "not valid" (or fails in any way)
+# jsonschema, the reference, decides and words the problems. So the fast path can only ever skip
+# work for documents it accepts; tests/fuzz/test_fuzz_configs.py checks on thousands of
+# documents that it never accepts one jsonschema refuses.
+
+#: The import line of fastjsonschema's generated code, replaced by local classes so that
+#: loading the cached validator does not import fastjsonschema (~7 ms).
+_FJS_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException\n"
+_FJS_LOCAL = (
+    "class JsonSchemaValueException(ValueError):\n"
+    "    def __init__(self, message, *args, **kwargs):\n"
+    "        super().__init__(message)\n"
+    "JsonSchemaValuesException = JsonSchemaValueException\n"
+)
+#: Its numbers accept Decimal too. No document parsed from JSON holds one (and a Decimal
+#: refused here only sends the document to jsonschema), so a local class stands in for it and
+#: loading the validator does not import decimal (~2 ms).
+_FJS_DECIMAL_IMPORT = "from decimal import Decimal\n"
+_FJS_DECIMAL_LOCAL = "class Decimal:\n    pass\n"
+#: How the generated code is rewritten (part of what a cached validator is checked against).
+_FJS_REWRITE = b"rewrite 2: fastjsonschema, decimal"
+_MAIN_FUNCTION = re.compile(r"^def (validate\w*)\(", re.MULTILINE)
+
+
+#: How the schema is compiled. use_default=False: fastjsonschema would otherwise write the
+#: schema's defaults into the document it validates. Part of what a cached validator is checked
+#: against, so changing these rebuilds it.
+_FJS_OPTIONS: dict[str, bool] = {"use_default": False, "detailed_exceptions": False}
+
+
+def _fast_validator_code(definition: dict[str, Any], built_from: bytes) -> str:
+    """fastjsonschema's generated validator, standalone, with ``validate`` as its entry point."""
+    import fastjsonschema
+
+    code = fastjsonschema.compile_to_code(
+        definition,
+        use_default=_FJS_OPTIONS["use_default"],
+        detailed_exceptions=_FJS_OPTIONS["detailed_exceptions"],
+    )
+    main = _MAIN_FUNCTION.search(code)
+    if main is None:  # pragma: no cover - a fastjsonschema that names its functions otherwise
+        raise RuntimeError("fastjsonschema's generated code has no validate function")
+    return (
+        code.replace(_FJS_IMPORT, _FJS_LOCAL).replace(_FJS_DECIMAL_IMPORT, _FJS_DECIMAL_LOCAL)
+        + f"\n\nvalidate = {main.group(1)}\nBUILT_FROM = {built_from!r}\n"
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_validator() -> Callable[[Any], Any] | None:
+    """The compiled validator of the schema (cached on disk per schema digest), or None."""
+    import zlib
+
+    # What the code is built from: the compile options and the schema's full text. The file
+    # name only finds it; the copy stored in the file decides (no hashlib: importing it costs
+    # more than the rest of this function).
+    source = (
+        repr(sorted(_FJS_OPTIONS.items())).encode() + b"\n" + _FJS_REWRITE + b"\n"
+    ) + _schema_source()
+    path = cache_dir() / f"schema_validator_{zlib.crc32(source):08x}_{len(source)}.py"
+    for attempt in range(2):
+        if attempt or not path.exists():
+            try:
+                code = _fast_validator_code(schema(), source)
+            except Exception:  # pragma: no cover - a schema fastjsonschema cannot compile
+                return None
+            if not write_cache_file(path, code):
+                return _checked(_load_validator_source(code, path), source)
+        try:
+            validate = _checked(_load_validator_file(path), source)
+        except Exception:  # a damaged cache file: rebuild it once
+            continue
+        if validate is not None:
+            return validate
+    return None
+
+
+def _load_validator_file(path: Path) -> dict[str, Any]:
+    """Import the cached validator as a module, so Python keeps its bytecode in __pycache__."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:  # pragma: no cover
+        raise ImportError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return vars(module)
+
+
+def _load_validator_source(code: str, path: Path) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": path.stem}
+    exec(compile(code, str(path), "exec"), namespace)  # code we generated from our schema
+    return namespace
+
+
+def _checked(namespace: dict[str, Any], source: bytes) -> Callable[[Any], Any] | None:
+    """The validator, if it was built from exactly ``source`` and refuses an empty config."""
+    validate: Callable[[Any], Any] | None = namespace.get("validate")
+    if namespace.get("BUILT_FROM") != source or not callable(validate):
+        return None
+    try:
+        validate({})
+    except Exception:
+        return validate
+    return None  # every config needs keys: a validator accepting {} is not ours
+
+
+def fast_accepts(document: Any) -> bool:
+    """Whether the compiled validator accepts ``document`` (False also when it cannot tell)."""
+    validate = _fast_validator()
+    if validate is None:
+        return False
+    try:
+        validate(document)
+    except Exception:  # refused, or the fast path failed: jsonschema decides either way
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator, validators
+
+    strict = validators.extend(Draft202012Validator, {"pattern": _pattern_keyword})
+    return strict(schema())
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    """``pattern`` with ECMA-262's ``$`` (the end of the string, as JSON Schema specifies)."""
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not _ecma_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@functools.lru_cache(maxsize=64)
+def _ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """Python's ``$`` also matches before a final newline: ``^[a-z]+$`` took ``"binance\\n"``."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
