@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scaffolder.harness.audit import audit  # noqa: E402
-from scaffolder.harness.faults import run_matrix, run_no_duplicates  # noqa: E402
+from scaffolder.harness.faults.campaign import run_no_duplicates  # noqa: E402
+from scaffolder.harness.faults.matrix import run_matrix  # noqa: E402
 
 FUZZ_POINTER = "see tests/fuzz (hypothesis)"
 

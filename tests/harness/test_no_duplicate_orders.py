@@ -16,7 +16,7 @@ under every after-accept fault: a look-up that reads only open orders cannot fin
 found Gemini's broker re-sending such orders; it now asks ``/v1/order/status`` by client id).
 
 The runs are shared with ``scripts/reliability.py`` through
-:func:`scaffolder.harness.faults.run_no_duplicates`.
+:func:`scaffolder.harness.faults.campaign.run_no_duplicates`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from scaffolder.harness.faults import (
-    AFTER_ACCEPT,
-    FAULTS,
+from scaffolder.harness.faults.campaign import run_no_duplicates
+from scaffolder.harness.faults.mechanism import AFTER_ACCEPT, FAULTS
+from scaffolder.harness.faults.targets import (
     ORDER_FAULTS,
     ORDER_REPEATS,
     ORDER_TARGETS,
@@ -36,7 +36,6 @@ from scaffolder.harness.faults import (
     STANDIN_TIMEOUT_MS,
     OrderCase,
     order_cases,
-    run_no_duplicates,
 )
 
 CASES = order_cases()
