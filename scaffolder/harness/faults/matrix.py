@@ -105,7 +105,7 @@ def _replay_broker(root: Path, name: str, scenario: dict[str, Any]) -> BaseBroke
 
 def matrix_calls(root: Path, name: str) -> list[str]:
     """The scenario's calls of ``name`` that send a request (the exchange has the method)."""
-    from scaffolder.harness.contract import CCXT_METHOD
+    from scaffolder.harness.contract_calls import CCXT_METHOD
 
     scenario = _scenario(root, name)
     calls = [c for c in scenario.get("calls", {}) if c in CCXT_METHOD]
