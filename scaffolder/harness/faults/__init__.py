@@ -76,6 +76,7 @@ _LAZY: dict[str, str] = {
             "OrderCase",
             "OrderTarget",
             "committed_standin_broker",
+            "fresh_exchanges",
             "order_broker",
             "order_cases",
             "order_standin",

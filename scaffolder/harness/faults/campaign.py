@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import fnmatch
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -33,12 +32,12 @@ from scaffolder.harness.faults.targets import (
     STANDIN_FAULT_DELAY,
     TARGETS_BY_NAME,
     OrderCase,
+    fresh_exchanges,
     order_broker,
     order_cases,
     order_standin,
-    project_root,
 )
-from scaffolder.harness.fresh import FRESH_SUFFIX, exchange_of, fresh_broker_class, fresh_project
+from scaffolder.harness.fresh import FRESH_SUFFIX, exchange_of, fresh_broker_class
 
 
 @dataclass
@@ -195,30 +194,38 @@ def _profile_lookup(klass: Any) -> str:
 
 
 def run_no_duplicates(
-    cases: Sequence[OrderCase] | None = None, *, workers: int = 16, root: Path | None = None
+    cases: Sequence[OrderCase] | None = None,
+    *,
+    workers: int = 16,
+    root: Path | None = None,
+    fresh_root: Path | None = None,
 ) -> dict[str, Any]:
     """Run ``create_order`` under every fault (the stand-in's and the client-side injector's),
     once, twice in a row and always, for every broker of :data:`ORDER_TARGETS` against its
-    exchange's stand-in; count the orders duplicated (must be 0), per broker and in total."""
+    exchange's stand-in; count the orders duplicated (must be 0), per broker and in total.
+
+    ``fresh_root`` is the project the fresh brokers were generated in (needed when ``cases``
+    hold any: ``scaffolder.fresh_project.fresh_projects(fresh_exchanges(cases), root)``).
+    """
     started = time.perf_counter()
     selected = list(cases) if cases is not None else order_cases()
     brokers = [t.broker for t in ORDER_TARGETS if any(c.broker == t.broker for c in selected)]
-    fresh = sorted({exchange_of(b) for b in brokers if b.endswith(FRESH_SUFFIX)})
-    with tempfile.TemporaryDirectory(prefix="fresh-brokers-") as work:
-        fresh_root = fresh_project(fresh, Path(work), root or project_root()) if fresh else None
-        # Each case has its own stand-in and broker; running them side by side overlaps the
-        # seconds the timeout faults hold a connection.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            results = list(
-                pool.map(
-                    lambda case: run_order_case(case, root=root, fresh_root=fresh_root), selected
-                )
-            )
-        lookups = {
-            b: _profile_lookup(fresh_broker_class(fresh_root, exchange_of(b)))
-            for b in brokers
-            if fresh_root is not None and b.endswith(FRESH_SUFFIX)
-        }
+    if fresh_root is None and fresh_exchanges(selected):
+        raise ValueError(
+            f"the cases of {', '.join(fresh_exchanges(selected))} fresh brokers need the "
+            "project they were generated in (fresh_root)"
+        )
+    # Each case has its own stand-in and broker; running them side by side overlaps the
+    # seconds the timeout faults hold a connection.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = list(
+            pool.map(lambda case: run_order_case(case, root=root, fresh_root=fresh_root), selected)
+        )
+    lookups = {
+        b: _profile_lookup(fresh_broker_class(fresh_root, exchange_of(b)))
+        for b in brokers
+        if fresh_root is not None and b.endswith(FRESH_SUFFIX)
+    }
     per_broker: dict[str, Any] = {}
     for name in brokers:
         target = TARGETS_BY_NAME[name]

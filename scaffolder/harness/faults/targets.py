@@ -155,6 +155,11 @@ def order_cases(brokers: Iterable[str] | None = None) -> list[OrderCase]:
     return cases
 
 
+def fresh_exchanges(cases: Iterable[OrderCase]) -> list[str]:
+    """The exchanges whose fresh brokers ``cases`` run (their project must be generated)."""
+    return sorted({exchange_of(c.broker) for c in cases if c.broker.endswith(FRESH_SUFFIX)})
+
+
 def standin_broker(kind: str, standin: Any) -> BaseBroker:
     """The table's shared broker of ``kind`` on the stand-in: the project's ccxt broker of the
     stand-in's exchange (``ccxt``), or a REST broker on the shared defaults (``rest``).
