@@ -38,7 +38,10 @@ ALL_LIMIT_S = 10.0
 
 
 def make_project(directory: Path, *, runtime: bool = False) -> Path:
-    """A throw-away project the scaffolder can work in."""
+    """A throw-away project the scaffolder can work in (its tests opted in to the harness's
+    network block, as this repository's are)."""
+    from scaffolder.harness.plugin import write_opt_in
+
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "templates", directory / "templates")
     shutil.copytree(ROOT / "schemas", directory / "schemas")
@@ -49,6 +52,7 @@ def make_project(directory: Path, *, runtime: bool = False) -> Path:
             if module.name != "registered.py":
                 shutil.copy2(module, directory / "brokers" / module.name)
     (directory / "config" / "brokers").mkdir(parents=True)
+    write_opt_in(directory)
     return directory
 
 

@@ -30,8 +30,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scaffolder.fresh_project import fresh_projects  # noqa: E402
 from scaffolder.harness.audit import audit  # noqa: E402
-from scaffolder.harness.faults import run_matrix, run_no_duplicates  # noqa: E402
+from scaffolder.harness.faults.campaign import run_no_duplicates  # noqa: E402
+from scaffolder.harness.faults.matrix import run_matrix  # noqa: E402
+from scaffolder.harness.faults.targets import fresh_exchanges, order_cases  # noqa: E402
 
 FUZZ_POINTER = "see tests/fuzz (hypothesis)"
 
@@ -48,7 +51,9 @@ def fuzz_figures(path: Path | None) -> dict[str, Any] | None:
 
 def measure(fuzz_stats: Path | None, *, details: bool = False) -> dict[str, Any]:
     matrix = run_matrix(ROOT)
-    orders = run_no_duplicates()
+    cases = order_cases()
+    with fresh_projects(fresh_exchanges(cases), ROOT) as fresh_root:
+        orders = run_no_duplicates(cases, fresh_root=fresh_root)
     scanned, findings = audit([ROOT / "cassettes"], ROOT)
     if not details:
         matrix.pop("results")

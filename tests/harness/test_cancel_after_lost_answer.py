@@ -17,15 +17,9 @@ from pathlib import Path
 import pytest
 
 from brokers.errors import OrderNotFoundError
-from scaffolder.harness.faults import (
-    AMOUNT,
-    RESTING_PRICE,
-    SYMBOL,
-    TARGETS_BY_NAME,
-    order_broker,
-    order_standin,
-)
-from scaffolder.harness.fresh import fresh_project
+from scaffolder.fresh_project import fresh_project
+from scaffolder.harness.faults.campaign import AMOUNT, RESTING_PRICE, SYMBOL
+from scaffolder.harness.faults.targets import TARGETS_BY_NAME, order_broker, order_standin
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The stand-in's cancel endpoint, per exchange.

@@ -1,6 +1,6 @@
 """Fault injection in replay: every committed broker x every contract call x every fault.
 
-The matrix (:func:`scaffolder.harness.faults.run_matrix`) runs once per session; each cell is a
+The matrix (:func:`scaffolder.harness.faults.matrix.run_matrix`) runs once per session; each cell is a
 test of its own so a failure names the broker, the call, the fault and the mode. Below it, the
 injector's own behaviour (on a bare session and on the REST broker against the stand-in) and
 the pytest marker and fixtures it provides.
@@ -18,24 +18,26 @@ from requests.adapters import BaseAdapter
 
 from brokers import errors as e
 from brokers.retry import OrderStateUnknownError
-from scaffolder.harness.faults import (
-    AFTER_ACCEPT,
+from scaffolder.harness.faults.matrix import (
     EXPECTED_ERROR,
-    FAULTS,
     MODES,
-    Fault,
     MatrixCase,
-    as_plan,
     committed_brokers,
-    inject_faults,
     matrix_calls,
     matrix_cases,
     replay_call,
     replay_vcr,
     run_matrix,
-    session_of,
-    standin_broker,
 )
+from scaffolder.harness.faults.mechanism import (
+    AFTER_ACCEPT,
+    FAULTS,
+    Fault,
+    as_plan,
+    inject_faults,
+    session_of,
+)
+from scaffolder.harness.faults.targets import standin_broker
 from scaffolder.standin import FAULTS_AFTER, FAULTS_BEFORE, BinanceStandIn
 
 # The faults marker and fixtures are tested in a pytester run of their own (below).

@@ -16,18 +16,20 @@ under every after-accept fault: a look-up that reads only open orders cannot fin
 found Gemini's broker re-sending such orders; it now asks ``/v1/order/status`` by client id).
 
 The runs are shared with ``scripts/reliability.py`` through
-:func:`scaffolder.harness.faults.run_no_duplicates`.
+:func:`scaffolder.harness.faults.campaign.run_no_duplicates`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from scaffolder.harness.faults import (
-    AFTER_ACCEPT,
-    FAULTS,
+from scaffolder.fresh_project import fresh_projects
+from scaffolder.harness.faults.campaign import run_no_duplicates
+from scaffolder.harness.faults.mechanism import AFTER_ACCEPT, FAULTS
+from scaffolder.harness.faults.targets import (
     ORDER_FAULTS,
     ORDER_REPEATS,
     ORDER_TARGETS,
@@ -35,16 +37,19 @@ from scaffolder.harness.faults import (
     STANDIN_FAULT_DELAY,
     STANDIN_TIMEOUT_MS,
     OrderCase,
+    fresh_exchanges,
     order_cases,
-    run_no_duplicates,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CASES = order_cases()
 
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, Any]:
-    return run_no_duplicates(CASES)
+    with fresh_projects(fresh_exchanges(CASES), ROOT) as fresh_root:
+        return run_no_duplicates(CASES, fresh_root=fresh_root)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
@@ -119,3 +124,8 @@ def test_no_order_is_ever_duplicated(runs: dict[str, Any]) -> None:
 
 def test_timeouts_are_short() -> None:
     assert STANDIN_TIMEOUT_MS / 1000 < STANDIN_FAULT_DELAY <= 2.0
+
+
+def test_cases_of_fresh_brokers_need_the_project_they_were_generated_in() -> None:
+    with pytest.raises(ValueError, match="binance fresh brokers need the project"):
+        run_no_duplicates([OrderCase("binance-fresh", "client", "http_500", 1)])

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from scaffolder.harness.contract import load_scenario
+from scaffolder.harness.plugin import write_opt_in
 from scaffolder.harness.session import ReplayDataError, broker_for_replay
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,7 @@ def project(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "config" / "brokers" / "binance.json", tmp_path / "config" / "brokers")
     shutil.copy(ROOT / "tests" / "brokers" / "test_binance.py", tmp_path / "tests" / "brokers")
     shutil.copytree(ROOT / "cassettes" / "binance", tmp_path / "cassettes" / "binance")
+    write_opt_in(tmp_path)
     return tmp_path
 
 

@@ -23,6 +23,7 @@ from brokers.config import read_document, schema_problems
 from scaffolder.cli import main
 from scaffolder.errors import ScaffolderError, UsageError
 from scaffolder.generate import MAX_NAME_LENGTH, check_name, generate, generate_many
+from scaffolder.harness.plugin import write_opt_in
 from scaffolder.inventory import inventory
 from scaffolder.wiring import rewire
 
@@ -41,7 +42,8 @@ assert pathlib.Path(brokers.__file__).resolve().parent == here, brokers.__file__
 
 
 def make_project(path: Path) -> Path:
-    """A throwaway project: template, schema, runtime modules, the wiring file, config/brokers/."""
+    """A throwaway project: template, schema, runtime modules, the wiring file, config/brokers/,
+    and the opt-in to the harness's network block."""
     shutil.copytree(
         ROOT / "templates", path / "templates", ignore=shutil.ignore_patterns("__pycache__")
     )
@@ -51,6 +53,7 @@ def make_project(path: Path) -> Path:
         shutil.copy2(module, path / "brokers" / module.name)
     shutil.copy2(ROOT / "brokers" / "registered.py", path / "brokers" / "registered.py")
     (path / "config" / "brokers").mkdir(parents=True)
+    write_opt_in(path)  # its tests block the network, as this repository's do
     return path
 
 
