@@ -40,8 +40,8 @@ from brokers.shapes import (
 )
 
 if TYPE_CHECKING:
+    from brokers.ccxt_pro_stream import TickerStream
     from brokers.signing import AuthNames
-    from brokers.streaming import TickerStream
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class CcxtBroker(BaseBroker):
 
     # -- streaming -------------------------------------------------------------------------
     def _new_ticker_stream(self) -> TickerStream:
-        from brokers.streaming import TickerStream
+        from brokers.ccxt_pro_stream import TickerStream
 
         if not hasattr(importlib.import_module("ccxt.pro"), self._ccxt_id):
             raise NotSupportedError(

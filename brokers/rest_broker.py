@@ -6,7 +6,7 @@ Binance-style API (``/api/v3/...``, HMAC-SHA256 over the query), which many exch
 a new broker starts from something that works and changes only what differs.
 
 With ``websocket = True`` and a ``ws_url``, ``subscribe_ticker`` streams tickers over a
-WebSocket (:class:`brokers.streaming.WebSocketTickerStream`); the messages and their parsing
+WebSocket (:class:`brokers.websocket_stream.WebSocketTickerStream`); the messages and their parsing
 default to Binance's ``<symbol>@ticker`` streams, overridable in the same way.
 """
 
@@ -57,10 +57,10 @@ from brokers.shapes import (
     to_int,
 )
 from brokers.signing import AuthNames, Scheme, Signer
-from brokers.streaming import StreamReply
+from brokers.websocket_stream import StreamReply
 
 if TYPE_CHECKING:
-    from brokers.streaming import WebSocketTickerStream
+    from brokers.websocket_stream import WebSocketTickerStream
 
 #: Binance-style error codes -> our errors (exchanges that copy Binance's API copy these too).
 BINANCE_STYLE_ERRORS: dict[str, type[BrokerError]] = {
@@ -345,7 +345,7 @@ class RestBroker(BaseBroker):
 
     # -- streaming -------------------------------------------------------------------------
     def _new_ticker_stream(self) -> WebSocketTickerStream:
-        from brokers.streaming import WebSocketTickerStream
+        from brokers.websocket_stream import WebSocketTickerStream
 
         return WebSocketTickerStream(
             self.stream_url,
