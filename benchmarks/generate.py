@@ -51,6 +51,14 @@ def make_project(directory: Path, *, runtime: bool = False) -> Path:
         for module in (ROOT / "brokers").glob("*.py"):
             if module.name != "registered.py":
                 shutil.copy2(module, directory / "brokers" / module.name)
+        for package in (ROOT / "brokers").iterdir():  # the runtime's own (brokers.config)
+            if (package / "__init__.py").is_file() and not (
+                package / ".copier-answers.yml"
+            ).is_file():
+                shutil.copytree(
+                    package, directory / "brokers" / package.name,
+                    ignore=shutil.ignore_patterns("__pycache__"),
+                )  # fmt: skip
     (directory / "config" / "brokers").mkdir(parents=True)
     write_opt_in(directory)
     return directory

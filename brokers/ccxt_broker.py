@@ -11,24 +11,19 @@ overridden method.
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from brokers.base import BaseBroker, balance_positions
+from brokers.ccxt_errors import ccxt_error
+from brokers.ccxt_exchange import guard_fetch, merged
+from brokers.ccxt_lookup import find_by_client_id, profile_can_find
 from brokers.config import CCXT_CREDENTIALS, BrokerConfig
-from brokers.errors import (
-    BrokerError,
-    ConfigError,
-    NotSupportedError,
-    OrderNotFoundError,
-    map_exception,
-    parse_retry_after,
-)
+from brokers.errors import BrokerError, ConfigError, NotSupportedError
 from brokers.order_checks import MarketRules, OrderRequest, ccxt_market_rules
-from brokers.profile import ExchangeProfile, merged_profile, new_client_order_id, same_client_id
+from brokers.profile import ExchangeProfile, merged_profile, new_client_order_id
 from brokers.retry import call_with_retry, cancel_with_retry, place_order_once
 from brokers.shapes import (
     OHLCV,
@@ -45,8 +40,8 @@ from brokers.shapes import (
 )
 
 if TYPE_CHECKING:
+    from brokers.ccxt_pro_stream import TickerStream
     from brokers.signing import AuthNames
-    from brokers.streaming import TickerStream
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -133,7 +128,7 @@ class CcxtBroker(BaseBroker):
                 broker=self.name,
             )
         self._point(exchange)
-        _guard_fetch(exchange, ccxt, exchange_id)
+        guard_fetch(exchange, ccxt, exchange_id)
         return exchange
 
     def _exchange_params(self) -> dict[str, Any]:
@@ -168,7 +163,7 @@ class CcxtBroker(BaseBroker):
         if isinstance(exchange.urls.get("api"), str):
             exchange.urls["api"] = overrides.get("api", exchange.urls["api"])
         else:
-            exchange.urls["api"] = _merged(exchange.urls["api"], overrides)
+            exchange.urls["api"] = merged(exchange.urls["api"], overrides)
 
     def connect(self) -> bool:
         """Create the ccxt exchange and load markets (or the snapshot given at construction)."""
@@ -202,7 +197,7 @@ class CcxtBroker(BaseBroker):
 
     # -- streaming -------------------------------------------------------------------------
     def _new_ticker_stream(self) -> TickerStream:
-        from brokers.streaming import TickerStream
+        from brokers.ccxt_pro_stream import TickerStream
 
         if not hasattr(importlib.import_module("ccxt.pro"), self._ccxt_id):
             raise NotSupportedError(
@@ -245,23 +240,12 @@ class CcxtBroker(BaseBroker):
             )
 
     def _to_error(self, exc: BaseException) -> BrokerError:
-        retry_after = None
-        if type(exc).__name__ in ("RateLimitExceeded", "DDoSProtection"):
-            headers = getattr(self._exchange, "last_response_headers", None) or {}
-            retry_after = parse_retry_after(
-                next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-            )
-        error = map_exception(exc, broker=self.name, retry_after=retry_after)
-        if self.order_not_found_messages and not (
-            error.retryable or isinstance(error, OrderNotFoundError)
-        ):
-            # A refusal comes from the answer to this very request, so its body is current.
-            answer = str(getattr(self._exchange, "last_http_response", None) or "")
-            text = f"{exc}\n{answer}"
-            if any(fragment in text for fragment in self.order_not_found_messages):
-                error = OrderNotFoundError(error.message, broker=self.name)
-                error.__cause__ = exc
-        return error
+        return ccxt_error(
+            exc,
+            self._exchange,
+            broker=self.name,
+            not_found_messages=self.order_not_found_messages,
+        )
 
     def _read(self, fn: Callable[[], T], describe: str) -> T:
         return call_with_retry(
@@ -386,59 +370,23 @@ class CcxtBroker(BaseBroker):
         """Whether a look-up by client id can prove an order absent.
 
         A subclass that writes its own :meth:`_find_by_client_id` is trusted to; otherwise the
-        profile's look-up must be one ccxt has. A scan of open orders alone cannot: it would
-        miss an order that filled at once, and re-sending that one would place it twice.
+        profile's look-up must be one ccxt has (:func:`brokers.ccxt_lookup.profile_can_find`).
         """
         if type(self)._find_by_client_id is not CcxtBroker._find_by_client_id:
             return True
-        lookup = self.order_profile.get("lookup")
-        if lookup == "fetch_order":
-            return self.has("fetchOrder")
-        if lookup == "open_closed_order":
-            return self.has("fetchOpenOrder") and self.has("fetchClosedOrder")
-        if lookup == "scan":
-            return bool(self.order_profile.get("echoes_client_id")) and (
-                self.has("fetchOpenOrders") and self.has("fetchClosedOrders")
-            )
-        return False
+        return profile_can_find(self.order_profile, self.has)
 
     def _find_by_client_id(self, client_id: str, symbol: str) -> Order | None:
         """The order carrying ``client_id``, or None when the exchange proves it has none
-        (the way the profile's ``lookup`` says)."""
-        profile = self.order_profile
-        query = {profile.get("lookup_param") or "clientOrderId": client_id}
-        lookup = profile.get("lookup")
-        methods = {
-            "fetch_order": ("fetch_order",),
-            "open_closed_order": ("fetch_open_order", "fetch_closed_order"),
-        }.get(str(lookup))
-        if methods:
-            for method in methods:
-                try:
-                    raw = getattr(self.exchange, method)(None, symbol, query)
-                except Exception as exc:
-                    if isinstance(self._to_error(exc), OrderNotFoundError):
-                        continue
-                    raise
-                return self._ours(order_from_ccxt(raw), client_id)
-            return None
-        for fetch in ("fetch_open_orders", "fetch_closed_orders"):
-            for raw in getattr(self.exchange, fetch)(symbol):
-                if same_client_id(raw.get("clientOrderId"), client_id):
-                    return order_from_ccxt(raw)
-        return None
-
-    def _ours(self, order: Order, client_id: str) -> Order:
-        """``order`` when it is the one carrying ``client_id`` (or the exchange echoes none)."""
-        echoed = order["client_order_id"]
-        if echoed and not same_client_id(echoed, client_id):
-            raise BrokerError(
-                f"{self.name}: looking up client order id {client_id} returned order "
-                f"{order['id']} of client id {echoed}",
-                broker=self.name,
-            )
-        order["client_order_id"] = echoed or client_id
-        return order
+        (the way the profile's ``lookup`` says: see :mod:`brokers.ccxt_lookup`)."""
+        return find_by_client_id(
+            self.exchange,
+            self.order_profile,
+            client_id,
+            symbol,
+            to_error=self._to_error,
+            broker=self.name,
+        )
 
     def cancel_order(self, order_id: str, symbol: str | None = None) -> Order:
         """Cancel ``order_id``, retried like a read (see :func:`brokers.retry.cancel_with_retry`:
@@ -502,71 +450,3 @@ class CcxtBroker(BaseBroker):
             raw = self._read(lambda: self.exchange.fetch_positions(pairs), "fetch positions")
             return [position_from_ccxt(p) for p in raw if float(p.get("contracts") or 0)]
         return balance_positions(self.get_balance(), list(self.config.supported_pairs))
-
-
-def _merged(base: Any, overrides: Any) -> Any:
-    """``overrides`` laid over ``base``; dicts merge key by key, anything else replaces."""
-    if not isinstance(base, dict) or not isinstance(overrides, dict):
-        return overrides
-    return {**base, **{key: _merged(base.get(key), value) for key, value in overrides.items()}}
-
-
-def _guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
-    """Wrap the exchange's ``fetch`` so two kinds of failed answer become the right errors.
-
-    - A 2xx answer that is truncated JSON or an HTML page: ccxt hands such a body to its parsers
-      as a string, and they read it as an empty answer (a zero balance, a ticker of Nones, an
-      order without an id). It becomes ccxt's ``BadResponse`` (our retryable
-      ``BadResponseError``), so reads retry and orders are looked up.
-    - A 5xx whose body ccxt maps to nothing more specific than ``ExchangeError`` (Binance's 503
-      ``-1008`` "server overloaded"): the exchange is unavailable, not refusing the request,
-      so it becomes ``ExchangeNotAvailable`` (our retryable ``ExchangeUnavailableError``).
-
-    Pages of the exchange's web site (requests of ccxt's ``web...`` API sections: Gemini reads
-    currency precision from one) are HTML by design and pass through unchecked. The section is
-    taken from the request (``fetch2``), not guessed from the URL, which a proxy or stand-in
-    may share with the API.
-    """
-    fetch, fetch2, on_rest_response = exchange.fetch, exchange.fetch2, exchange.on_rest_response
-    status: list[int] = [0]
-    web_request: list[bool] = [False]
-
-    def tracked_fetch2(path: Any, api: Any = "public", *args: Any, **kwargs: Any) -> Any:
-        outer = web_request[0]
-        web_request[0] = (
-            api.startswith("web")
-            if isinstance(api, str)
-            else any(str(section).startswith("web") for section in api or ())
-        )
-        try:
-            return fetch2(path, api, *args, **kwargs)
-        finally:
-            web_request[0] = outer
-
-    def record_status(code: Any, *args: Any) -> Any:
-        status[0] = int(code or 0)
-        return on_rest_response(code, *args)
-
-    def checked(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
-        status[0] = 0
-        try:
-            result = fetch(url, method, headers, body)
-        except ccxt.ExchangeError as exc:
-            if type(exc) is ccxt.ExchangeError and status[0] >= 500:
-                raise ccxt.ExchangeNotAvailable(f"HTTP {status[0]}: {exc}") from exc
-            raise
-        if isinstance(result, (str, bytes)) and not web_request[0]:
-            text = result.decode("utf-8", "replace") if isinstance(result, bytes) else result
-            text = text.lstrip()
-            if text[:1] in ("{", "[", "<"):
-                try:
-                    json.loads(text)
-                except ValueError as exc:
-                    raise ccxt.BadResponse(
-                        f"{exchange_id} {method} {url}: the answer is not JSON: {text[:80]!r}"
-                    ) from exc
-        return result
-
-    exchange.on_rest_response = record_status
-    exchange.fetch = checked
-    exchange.fetch2 = tracked_fetch2

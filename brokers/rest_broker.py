@@ -6,14 +6,15 @@ Binance-style API (``/api/v3/...``, HMAC-SHA256 over the query), which many exch
 a new broker starts from something that works and changes only what differs.
 
 With ``websocket = True`` and a ``ws_url``, ``subscribe_ticker`` streams tickers over a
-WebSocket (:class:`brokers.streaming.WebSocketTickerStream`); the messages and their parsing
-default to Binance's ``<symbol>@ticker`` streams, overridable in the same way.
+WebSocket (:class:`brokers.websocket_stream.WebSocketTickerStream`); the messages and their
+parsing default to Binance's ``<symbol>@ticker`` streams, overridable in the same way. The
+Binance-style defaults are :mod:`brokers.binance_style`; the answers' errors
+:mod:`brokers.rest_answers`.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -21,61 +22,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 
+from brokers import binance_style
 from brokers.base import BaseBroker, balance_positions
+from brokers.binance_style import BINANCE_STYLE_ENDPOINTS, BINANCE_STYLE_ERRORS
 from brokers.config import BrokerConfig
-from brokers.errors import (
-    AuthenticationError,
-    BadResponseError,
-    BrokerError,
-    ConfigError,
-    DuplicateOrderError,
-    InsufficientFundsError,
-    InvalidNonceError,
-    InvalidOrderError,
-    InvalidRequestError,
-    InvalidSymbolError,
-    OrderNotFoundError,
-    RateLimitError,
-    build_error,
-    error_for_status,
-    map_exception,
-    parse_retry_after,
-)
-from brokers.order_checks import MarketRules, OrderRequest, number_or_none, plain
-from brokers.retry import call_with_retry, cancel_with_retry, new_client_order_id, place_order_once
-from brokers.shapes import (
-    OHLCV,
-    Balance,
-    Order,
-    Position,
-    Ticker,
-    balance_entry,
-    is_cancelled,
-    normalize_status,
-    ohlcv_from_rows,
-    to_float,
-    to_int,
-)
+from brokers.errors import BrokerError, ConfigError, OrderNotFoundError, map_exception
+from brokers.order_checks import MarketRules, OrderRequest, number_or_none
+from brokers.profile import new_client_order_id
+from brokers.rest_answers import decode_answer
+from brokers.retry import call_with_retry, cancel_with_retry, place_order_once
+from brokers.shapes import OHLCV, Balance, Order, Position, Ticker, is_cancelled, ohlcv_from_rows
 from brokers.signing import AuthNames, Scheme, Signer
-from brokers.streaming import StreamReply
+from brokers.websocket_stream import StreamReply
 
 if TYPE_CHECKING:
-    from brokers.streaming import WebSocketTickerStream
-
-#: Binance-style error codes -> our errors (exchanges that copy Binance's API copy these too).
-BINANCE_STYLE_ERRORS: dict[str, type[BrokerError]] = {
-    "-1003": RateLimitError,
-    "-1013": InvalidOrderError,
-    "-1021": InvalidNonceError,  # timestamp outside recvWindow: ccxt's InvalidNonce
-    "-1022": AuthenticationError,
-    "-2010": InsufficientFundsError,
-    "-2011": OrderNotFoundError,
-    "-2013": OrderNotFoundError,
-    "-2014": AuthenticationError,
-    "-2015": AuthenticationError,
-    "-1102": InvalidRequestError,
-    "-1121": InvalidSymbolError,
-}
+    from brokers.websocket_stream import WebSocketTickerStream
 
 
 class RestBroker(BaseBroker):
@@ -88,15 +49,7 @@ class RestBroker(BaseBroker):
     signature_header: ClassVar[str] = "X-SIGNATURE"
     timestamp_header: ClassVar[str] = "X-TIMESTAMP"
     #: Endpoint paths by purpose.
-    endpoints: ClassVar[dict[str, str]] = {
-        "time": "/api/v3/time",
-        "markets": "/api/v3/exchangeInfo",
-        "balance": "/api/v3/account",
-        "ticker": "/api/v3/ticker/24hr",
-        "ohlcv": "/api/v3/klines",
-        "order": "/api/v3/order",
-        "open_orders": "/api/v3/openOrders",
-    }
+    endpoints: ClassVar[dict[str, str]] = BINANCE_STYLE_ENDPOINTS
     #: Exchange error code (as a string) -> our error class.
     error_codes: ClassVar[dict[str, type[BrokerError]]] = BINANCE_STYLE_ERRORS
     #: Error message fragments that identify a duplicate client order id.
@@ -222,43 +175,12 @@ class RestBroker(BaseBroker):
         self._last_request = time.monotonic()
 
     def _decode(self, response: requests.Response) -> Any:
-        try:
-            data = response.json()
-        except (ValueError, json.JSONDecodeError) as exc:
-            if response.status_code >= 400:  # a gateway's error page (a 429 keeps Retry-After)
-                raise self._http_error(
-                    error_for_status(response.status_code),
-                    f"HTTP {response.status_code} with a non-JSON body",
-                    response,
-                ) from exc
-            raise BadResponseError(
-                f"expected JSON from {response.request.path_url if response.request else '?'}, "
-                f"got {response.headers.get('Content-Type', 'no content type')}",
-                broker=self.name,
-            ) from exc
-        if response.status_code >= 400 or (isinstance(data, dict) and _is_error_body(data)):
-            raise self._error_from_body(response, data)
-        return data
-
-    def _error_from_body(self, response: requests.Response, data: Any) -> BrokerError:
-        code = str(data.get("code")) if isinstance(data, dict) else ""
-        message = (
-            str(data.get("msg") or data.get("message") or data)
-            if isinstance(data, dict)
-            else str(data)
+        return decode_answer(
+            response,
+            broker=self.name,
+            error_codes=self.error_codes,
+            duplicate_order_markers=self.duplicate_order_markers,
         )
-        text = f"HTTP {response.status_code}: {message}" + (f" (code {code})" if code else "")
-        klass = self.error_codes.get(code) or error_for_status(response.status_code)
-        if any(marker in message for marker in self.duplicate_order_markers):
-            klass = DuplicateOrderError
-        return self._http_error(klass, text, response)
-
-    def _http_error(
-        self, klass: type[BrokerError], text: str, response: requests.Response
-    ) -> BrokerError:
-        """A ``klass`` error for an HTTP answer; a rate limit keeps the answer's Retry-After."""
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return build_error(klass, text, self.name, retry_after)
 
     def _to_error(self, exc: BaseException) -> BrokerError:
         return map_exception(exc, broker=self.name)
@@ -345,7 +267,7 @@ class RestBroker(BaseBroker):
 
     # -- streaming -------------------------------------------------------------------------
     def _new_ticker_stream(self) -> WebSocketTickerStream:
-        from brokers.streaming import WebSocketTickerStream
+        from brokers.websocket_stream import WebSocketTickerStream
 
         return WebSocketTickerStream(
             self.stream_url,
@@ -386,40 +308,9 @@ class RestBroker(BaseBroker):
         error class from :attr:`error_codes`, else InvalidRequestError). A message of another
         shape raises, so the stream reports it rather than dropping it unseen.
         """
-        if isinstance(message, dict) and "stream" in message and "data" in message:
-            message = message["data"]
-        if not isinstance(message, dict):
-            raise BadResponseError(
-                f"expected a JSON object from the stream, got {message!r:.200}", broker=self.name
-            )
-        if "error" in message:
-            return StreamReply(message.get("id"), self._ws_error(message))
-        if "result" in message and "id" in message:
-            return StreamReply(message["id"])
-        if message.get("e") != "24hrTicker":
-            raise BadResponseError(
-                f"not a 24hrTicker event: {json.dumps(message)[:200]}", broker=self.name
-            )
-        return {
-            "symbol": self.symbol_of(str(message["s"])),
-            "timestamp": to_int(message.get("C") or message.get("E")),
-            "last": to_float(message.get("c")),
-            "bid": to_float(message.get("b")),
-            "ask": to_float(message.get("a")),
-            "high": to_float(message.get("h")),
-            "low": to_float(message.get("l")),
-            "base_volume": to_float(message.get("v")),
-            "quote_volume": to_float(message.get("q")),
-        }
-
-    def _ws_error(self, message: dict[str, Any]) -> BrokerError:
-        """Our error for a stream reply ``{"error": {"code", "msg"}, "id"}``."""
-        error = message["error"]
-        code = error.get("code") if isinstance(error, dict) else None
-        detail = error.get("msg", error) if isinstance(error, dict) else error
-        klass = self.error_codes.get(str(code), InvalidRequestError)
-        text = f"the stream refused request {message.get('id')}: {detail}"
-        return klass(text + ("" if code is None else f" (code {code})"), broker=self.name)
+        return binance_style.stream_message_of(
+            message, self.symbol_of, error_codes=self.error_codes, broker=self.name
+        )
 
     # -- BaseBroker ------------------------------------------------------------------------
     def get_balance(self) -> Balance:
@@ -468,17 +359,7 @@ class RestBroker(BaseBroker):
     def order_params(self, order: OrderRequest, client_id: str) -> dict[str, Any]:
         """The exchange's parameters for a new order (Binance style by default). Amount and
         price are exact decimals, already on the market's step and tick."""
-        params: dict[str, Any] = {
-            "symbol": self.market_id(order.symbol),
-            "side": order.side.upper(),
-            "type": order.order_type.upper(),
-            "quantity": plain(order.amount),
-            "newClientOrderId": client_id,
-        }
-        if order.price is not None and order.order_type != "market":
-            params["price"] = plain(order.price)
-            params["timeInForce"] = order.time_in_force or "GTC"
-        return params
+        return binance_style.order_params(order, self.market_id(order.symbol), client_id)
 
     def _find_by_client_id(self, client_id: str, symbol: str) -> Order | None:
         try:
@@ -538,22 +419,7 @@ class RestBroker(BaseBroker):
         """Unified symbol -> market from the exchange listing: ``id``, ``base``, ``quote``, and
         the trading rules :meth:`market_rules` reads (decimal strings, from Binance-style
         ``LOT_SIZE``, ``PRICE_FILTER`` and ``NOTIONAL``/``MIN_NOTIONAL`` filters)."""
-        markets: dict[str, dict[str, Any]] = {}
-        for item in data.get("symbols", []) if isinstance(data, dict) else []:
-            symbol = f"{item.get('baseAsset')}/{item.get('quoteAsset')}"
-            filters = {f.get("filterType"): f for f in item.get("filters") or []}
-            lot = filters.get("LOT_SIZE", {})
-            notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
-            markets[symbol] = {
-                "id": item.get("symbol"),
-                "base": item.get("baseAsset"),
-                "quote": item.get("quoteAsset"),
-                "amount_step": lot.get("stepSize"),
-                "min_amount": lot.get("minQty"),
-                "price_tick": filters.get("PRICE_FILTER", {}).get("tickSize"),
-                "min_cost": notional.get("minNotional"),
-            }
-        return markets
+        return binance_style.markets_of(data)
 
     def market_rules(self, symbol: str) -> MarketRules:
         """Step, tick and minimums of ``symbol`` from :attr:`markets` (a zero means none)."""
@@ -573,46 +439,12 @@ class RestBroker(BaseBroker):
 
     def parse_balance(self, data: Any) -> Balance:
         """Balances from ``{"balances": [{"asset", "free", "locked"}]}``."""
-        result: Balance = {}
-        for item in data.get("balances", []):
-            entry = balance_entry(item.get("free"), item.get("locked"), None)
-            if entry["total"]:
-                result[str(item["asset"])] = entry
-        return result
+        return binance_style.balance_of(data)
 
     def parse_ticker(self, data: Any, symbol: str) -> Ticker:
         """Ticker from a 24h statistics object."""
-        return {
-            "symbol": symbol,
-            "timestamp": to_int(data.get("closeTime")),
-            "last": to_float(data.get("lastPrice")),
-            "bid": to_float(data.get("bidPrice")),
-            "ask": to_float(data.get("askPrice")),
-            "high": to_float(data.get("highPrice")),
-            "low": to_float(data.get("lowPrice")),
-            "base_volume": to_float(data.get("volume")),
-            "quote_volume": to_float(data.get("quoteVolume")),
-        }
+        return binance_style.ticker_of(data, symbol)
 
     def parse_order(self, data: Any) -> Order:
         """Order from the exchange's order object."""
-        amount = to_float(data.get("origQty"))
-        filled = to_float(data.get("executedQty"))
-        return {
-            "id": str(data.get("orderId")),
-            "client_order_id": data.get("clientOrderId") or data.get("origClientOrderId"),
-            "symbol": self.symbol_of(str(data.get("symbol"))),
-            "type": str(data.get("type", "")).lower(),
-            "side": str(data.get("side", "")).lower(),
-            "price": to_float(data.get("price")) or None,
-            "amount": amount,
-            "filled": filled,
-            "remaining": None if amount is None or filled is None else amount - filled,
-            "status": normalize_status(data.get("status")),
-            "timestamp": to_int(data.get("transactTime") or data.get("time")),
-        }
-
-
-def _is_error_body(data: dict[str, Any]) -> bool:
-    code = data.get("code")
-    return isinstance(code, int) and code < 0 and "msg" in data
+        return binance_style.order_of(data, self.symbol_of)

@@ -7,15 +7,14 @@ step, so a failure anywhere leaves the project as it was. A bad name is refused 
 is rendered, and an existing broker is replaced only with ``force``. Several brokers can be
 generated as one batch (:func:`generate_many`): each is rendered and checked, then all are moved
 in together and the wiring is regenerated once; if any fails, nothing is written.
+
+Names and a broker's places are :mod:`scaffolder.broker_names`, the answers file's format
+:mod:`scaffolder.answers`, formatting the render :mod:`scaffolder.formatting`.
 """
 
 from __future__ import annotations
 
-import json
-import keyword
-import logging
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -29,48 +28,18 @@ import yaml
 
 from brokers.config import read_document
 from scaffolder import ccxt_metadata
+from scaffolder.answers import CASSETTES_KEY, answers_text, recorded
+from scaffolder.answers import note_cassettes as note_cassettes  # imported from here by cli
+from scaffolder.broker_names import MAX_NAME_LENGTH as MAX_NAME_LENGTH
+from scaffolder.broker_names import RESERVED_NAMES as RESERVED_NAMES
+from scaffolder.broker_names import broker_paths, check_name, exists, strangers
 from scaffolder.errors import ScaffolderError, UsageError
-from scaffolder.fs import install_tree, scratch_dir, write_bytes_atomic, write_text_atomic
+from scaffolder.formatting import format_python
+from scaffolder.fs import install_tree, scratch_dir, write_bytes_atomic
 from scaffolder.validate import check_file
 from scaffolder.wiring import rewire, wiring_paths
 
 TEMPLATE_RELPATH = Path("templates") / "broker"
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-#: The config schema's ``maxLength`` for ``name`` (longer names also overflow file names).
-MAX_NAME_LENGTH = 64
-
-
-def _reserved_names() -> frozenset[str]:
-    """Names a broker package ``brokers/<name>/`` would shadow, derived from the runtime:
-    every module and non-broker subpackage of ``brokers`` and every name the package itself defines or exports
-    (``create_broker``, ``available``, ``importlib``...): ``import brokers.<name>`` sets that
-    attribute of the package to the broker's subpackage."""
-    import pkgutil
-    import types
-
-    import brokers
-
-    # A subpackage is the runtime's (brokers.config) unless it is a broker (answers file).
-    modules = {
-        m.name
-        for m in pkgutil.iter_modules(brokers.__path__)
-        if not m.ispkg
-        or not any(Path(p, m.name, ".copier-answers.yml").is_file() for p in brokers.__path__)
-    }
-    namespace = vars(brokers)
-    defined = {
-        attr
-        for attr in dir(brokers)
-        if not (
-            isinstance(namespace.get(attr), types.ModuleType)
-            and namespace[attr].__name__.startswith("brokers.")
-        )
-    }
-    return frozenset(modules | defined | {"test", "type"})
-
-
-#: Names of the runtime a broker package would shadow (see :func:`_reserved_names`).
-RESERVED_NAMES = _reserved_names()
 
 
 @dataclass
@@ -80,69 +49,6 @@ class Generated:
     name: str
     files: list[Path] = field(default_factory=list)
     rewired: list[Path] = field(default_factory=list)
-
-
-#: Names Windows reserves for devices in every directory: a checkout there could not hold
-#: ``brokers/<name>/``.
-WINDOWS_DEVICE_NAMES = frozenset(
-    {"con", "prn", "aux", "nul"} | {f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)}
-)
-
-
-def check_name(name: str) -> None:
-    """Refuse names that cannot be a broker package, saying what is allowed (exit code 2)."""
-    allowed = (
-        "use lowercase letters, digits and _, starting with a letter (e.g. kraken, my_exchange)"
-    )
-    if not name:
-        raise UsageError(f"the broker name is empty: {allowed}")
-    if "/" in name or "\\" in name or name.startswith("."):
-        raise UsageError(f"{name!r} is a path, not a name: {allowed}")
-    if not NAME_PATTERN.fullmatch(name):
-        raise UsageError(f"{name!r} is not a valid broker name: {allowed}")
-    if len(name) > MAX_NAME_LENGTH:
-        raise UsageError(
-            f"the broker name has {len(name)} characters, more than {MAX_NAME_LENGTH}: {allowed}"
-        )
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        raise UsageError(f"{name!r} is a Python keyword and cannot name a package; {allowed}")
-    if name in RESERVED_NAMES:
-        raise UsageError(
-            f"{name!r} is a name of the brokers runtime (brokers.{name}), which a broker "
-            f"package would shadow; {allowed}"
-        )
-    if name in WINDOWS_DEVICE_NAMES:
-        raise UsageError(
-            f"{name!r} is a device name on Windows, where brokers/{name}/ cannot exist; {allowed}"
-        )
-
-
-def broker_paths(root: Path, name: str) -> list[Path]:
-    """The places one broker occupies in the project."""
-    return [
-        root / "brokers" / name,
-        root / "config" / "brokers" / f"{name}.json",
-        root / "tests" / "brokers" / f"test_{name}.py",
-        root / "cassettes" / name,
-    ]
-
-
-def exists(root: Path, name: str) -> bool:
-    """Whether a broker of that name is in the project: its package with its answers file.
-
-    Its config, test file or cassettes alone are not a broker: ``tests/brokers/test_x.py``
-    may be a test of the project's own (``test_ccxt_stream.py`` tests the runtime).
-    """
-    return (root / "brokers" / name / ".copier-answers.yml").is_file()
-
-
-def strangers(root: Path, name: str) -> list[Path]:
-    """Files in the places broker ``name`` would occupy while no such broker exists: the
-    project's own, never to be overwritten or deleted on that broker's account. (Its
-    cassettes may come first: ``scaffolder cassettes import-ccxt`` before ``new``.)"""
-    if exists(root, name):
-        return []
-    return [p for p in broker_paths(root, name)[:3] if p.exists() or p.is_symlink()]
 
 
 def template_meta(name: str, root: Path, *, pairs: list[str] | None = None) -> dict[str, Any]:
@@ -301,7 +207,7 @@ def generate_many(
                     recorded(out if seeded else root, name),
                 )
                 rendered[name] = _stage(out, staged)
-        _format_python(staged, root)
+        format_python(staged, root)
         try:
             _, rewired = install_and_rewire(staged, root, scratch / "backup", replace=force)
         except FileExistsError as exc:
@@ -364,69 +270,6 @@ def _restore(contents: dict[Path, bytes | None]) -> None:
             write_bytes_atomic(path, data)
 
 
-def _ruff() -> str | None:
-    """The ruff executable of this environment (or on PATH), or None when there is none."""
-    import importlib.util
-
-    if importlib.util.find_spec("ruff") is not None:
-        try:
-            from ruff.__main__ import find_ruff_bin
-
-            return str(find_ruff_bin())
-        except (ImportError, FileNotFoundError):
-            pass
-    return shutil.which("ruff")
-
-
-def _format_python(staged: Path, root: Path) -> None:
-    """``ruff format`` the rendered Python with the project's settings, where ruff is installed.
-
-    The template's output is already formatted for names and URLs of ordinary length; a very
-    long name or URL makes lines ruff would wrap, and only files with such lines are given to
-    ruff (one run for a whole batch). Without ruff (a project that does not use it) the files
-    stay as rendered: valid, just unwrapped.
-    """
-    sources = sorted(str(p) for p in staged.rglob("*.py") if _may_need_formatting(p))
-    ruff = _ruff() if sources else None
-    if ruff is None:
-        return
-    done = subprocess.run(
-        [ruff, "format", "--quiet", *sources], cwd=root, capture_output=True, text=True
-    )
-    if done.returncode != 0:  # e.g. the project's ruff settings are broken: say so, go on
-        logging.getLogger(__name__).warning(
-            "ruff format failed, the broker is written as rendered: %s", done.stderr.strip()
-        )
-
-
-#: ruff's default line length: code within it is left alone by any ruff setting in use.
-_SAFE_LINE_LENGTH = 88
-
-
-def _may_need_formatting(path: Path) -> bool:
-    """Whether a code line (docstrings aside: formatters leave them) is longer than any ruff
-    setting needs; only then is ruff run, so an ordinary render costs no subprocess."""
-    import io
-    import tokenize
-
-    text = path.read_text(encoding="utf-8")
-    lines = text.splitlines()
-    if all(len(line) <= _SAFE_LINE_LENGTH for line in lines):
-        return False
-    skip = {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
-    statement: list[tokenize.TokenInfo] = []
-    for token in tokenize.generate_tokens(io.StringIO(text).readline):
-        if token.type not in skip and token.type != tokenize.ENDMARKER:
-            statement.append(token)
-        if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER) and statement:
-            docstring = len(statement) == 1 and statement[0].type == tokenize.STRING
-            rows = range(statement[0].start[0], statement[-1].end[0] + 1)
-            if not docstring and any(len(lines[row - 1]) > _SAFE_LINE_LENGTH for row in rows):
-                return True
-            statement = []
-    return False
-
-
 def _check_rendered(out: Path, name: str) -> None:
     """Refuse a render whose config ``scaffolder validate`` rejects or whose Python is invalid."""
     problems = check_file(out / "config" / "brokers" / f"{name}.json").problems
@@ -460,48 +303,7 @@ def _finish_answers(path: Path, version: str | None, cassettes: str | None = Non
         answers.pop("_commit", None)
     if cassettes:
         answers[CASSETTES_KEY] = cassettes
-    path.write_text(_answers_text(answers), encoding="utf-8")  # in scratch: no fsync needed
-
-
-ANSWERS_HEADER = "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
-#: In a broker's answers file: where its cassettes came from (``recorded``, ``ccxt-static``).
-#: A broker that has had cassettes fails its contract when they go missing, instead of
-#: skipping it as a broker that never had any does.
-CASSETTES_KEY = "_cassettes"
-
-
-def _answers_text(answers: Mapping[str, Any]) -> str:
-    """An answers file's text: copier's header, its ``_`` keys first, then the answers, sorted."""
-    ordered = {k: answers[k] for k in sorted(answers, key=lambda k: (not k.startswith("_"), k))}
-    return ANSWERS_HEADER + yaml.safe_dump(ordered, sort_keys=False)
-
-
-def write_answers(path: Path, answers: Mapping[str, Any]) -> None:
-    """Write an answers file in the project, atomically (see :func:`_answers_text`)."""
-    write_text_atomic(path, _answers_text(answers))
-
-
-def recorded(root: Path, name: str) -> str | None:
-    """Where broker ``name``'s cassettes came from (its ``contract.json``), None without any."""
-    try:
-        scenario = json.loads(
-            (root / "cassettes" / name / "contract.json").read_text(encoding="utf-8")
-        )
-    except (OSError, ValueError):
-        return None
-    source = scenario.get("source") if isinstance(scenario, dict) else None
-    return str(source) if source else "recorded"
-
-
-def note_cassettes(root: Path, name: str) -> None:
-    """Record in the broker's answers file that it has cassettes (after record or import)."""
-    path = root / "brokers" / name / ".copier-answers.yml"
-    source = recorded(root, name)
-    if source is None or not path.is_file():
-        return
-    answers = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if isinstance(answers, dict) and answers.get(CASSETTES_KEY) != source:
-        write_answers(path, {**answers, CASSETTES_KEY: source})
+    path.write_text(answers_text(answers), encoding="utf-8")  # in scratch: no fsync needed
 
 
 def remove(name: str, root: Path) -> list[Path]:

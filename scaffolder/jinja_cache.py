@@ -22,6 +22,7 @@ hook raises :class:`RuntimeError` instead of silently doing nothing.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import threading
 from collections import OrderedDict
@@ -234,10 +235,15 @@ def _copier_environment_module() -> ModuleType:
     **envops)`` by its name in ``copier._main``. Raises RuntimeError when that is no longer so.
     """
     import copier
-    from copier import _main
 
     if _IMPORT_PROBLEM is not None:  # pragma: no cover - another copier
         raise RuntimeError(f"{_IMPORT_PROBLEM}: {HOOK_BROKEN}")
+    try:
+        _main = importlib.import_module("copier._main")
+    except ImportError as exc:  # a copier that moved its worker: render uncached
+        raise RuntimeError(
+            f"copier {copier.__version__} has no copier._main: {HOOK_BROKEN}"
+        ) from exc
     builder = getattr(getattr(_main, "Worker", None), "jinja_env", None)
     code = getattr(getattr(builder, "func", None), "__code__", None)
     current = getattr(_main, "SandboxedEnvironment", None)

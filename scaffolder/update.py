@@ -21,17 +21,15 @@ from typing import Any
 
 import yaml
 
+from scaffolder.answers import CASSETTES_KEY, write_answers
+from scaffolder.broker_names import broker_paths, check_name
 from scaffolder.errors import ScaffolderError, UsageError
 from scaffolder.fs import scratch_dir, write_text_atomic
 from scaffolder.generate import (
-    CASSETTES_KEY,
     TEMPLATE_RELPATH,
-    broker_paths,
-    check_name,
     install_and_rewire,
     template_meta,
     template_version,
-    write_answers,
 )
 
 CONFLICT_MARKER = "<<<<<<< before updating"

@@ -236,7 +236,7 @@ def record(
         report.files, report.replay_exit_code = rerecord.install(
             root, name, scratch, progress=progress, replay=replay, only=only
         )
-    from scaffolder.generate import note_cassettes
+    from scaffolder.answers import note_cassettes
 
     note_cassettes(root, name)  # from now on, missing cassettes fail its tests
     progress(f"wrote {len(report.files)} files to cassettes/{name}/")

@@ -34,9 +34,9 @@ def canary(variable: str) -> str:
     return value + "x" * (-len(value) % 4)
 
 
-#: Exchanges whose ccxt client signs only with session keys, named "account-...": ccxt's
-#: gemini refuses any other key before sending the request.
-ACCOUNT_KEY_EXCHANGES = frozenset({"gemini"})
+#: Exchanges whose ccxt client signs only with session keys, named "account-...": read from
+#: the harness's table (:attr:`~scaffolder.harness.signed_requests.AuthScheme.account_keys`).
+ACCOUNT_KEY_EXCHANGES = frozenset(name for name, scheme in SCHEMES.items() if scheme.account_keys)
 
 
 def account_key(value: str) -> str:

@@ -1,8 +1,10 @@
-"""What in an exchange request is volatile or secret, per auth scheme: one table, two users.
+"""What in an exchange request is volatile or secret, per auth scheme: the harness's one table
+of what it knows about particular exchanges' signing.
 
 The matcher ignores these names (a replayed request has a new timestamp, nonce, signature and
 client order id, and must still match), and the scrubber removes or masks them before anything
-is written. Names are compared case-insensitively.
+is written; the canary credentials take the shape the exchange's client accepts. Names are
+compared case-insensitively.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ class AuthScheme:
     secret_headers: frozenset[str] = frozenset()
     #: Headers whose value is base64 JSON with a payload (Gemini): scrubbed, never matched.
     payload_headers: frozenset[str] = field(default_factory=frozenset)
+    #: Whether ccxt's client signs only with session keys named ``account-...`` (Gemini: it
+    #: refuses any other key before sending), so a canary key must be named so too.
+    account_keys: bool = False
 
 
 GENERIC = AuthScheme(
@@ -86,6 +91,7 @@ SCHEMES: dict[str, AuthScheme] = {
         volatile_params=frozenset({"nonce"}),
         secret_headers=frozenset({"x-gemini-apikey", "x-gemini-signature", "x-gemini-payload"}),
         payload_headers=frozenset({"x-gemini-payload"}),
+        account_keys=True,
     ),
     "kraken": AuthScheme(
         secret_headers=frozenset({"api-key", "api-sign"}), volatile_params=frozenset({"otp"})
@@ -124,6 +130,7 @@ def scheme_for(exchange: str | None) -> AuthScheme:
         secret_params=GENERIC.secret_params | extra.secret_params,
         secret_headers=GENERIC.secret_headers | extra.secret_headers,
         payload_headers=GENERIC.payload_headers | extra.payload_headers,
+        account_keys=extra.account_keys,
     )
 
 
@@ -149,4 +156,5 @@ def scheme_for_broker(broker: str | None) -> AuthScheme:
         secret_params=table.secret_params | declared.params,
         secret_headers=table.secret_headers | declared.headers,
         payload_headers=table.payload_headers,
+        account_keys=table.account_keys,
     )

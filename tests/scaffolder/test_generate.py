@@ -30,6 +30,12 @@ from scaffolder.wiring import rewire
 ROOT = Path(__file__).resolve().parents[2]
 #: The runtime modules a generated broker imports (the wiring file is the project's own).
 RUNTIME_MODULES = sorted(p for p in (ROOT / "brokers").glob("*.py") if p.name != "registered.py")
+#: The runtime's own subpackages (``brokers.config``), not the brokers (they have answers).
+RUNTIME_PACKAGES = sorted(
+    p
+    for p in (ROOT / "brokers").iterdir()
+    if (p / "__init__.py").is_file() and not (p / ".copier-answers.yml").is_file()
+)
 ALLOWED = "lowercase letters, digits and _"
 
 #: Run first in every subprocess: proves ``brokers`` is the project's copy, not this repository's.
@@ -51,6 +57,10 @@ def make_project(path: Path) -> Path:
     (path / "brokers").mkdir()
     for module in RUNTIME_MODULES:
         shutil.copy2(module, path / "brokers" / module.name)
+    for package in RUNTIME_PACKAGES:
+        shutil.copytree(
+            package, path / "brokers" / package.name, ignore=shutil.ignore_patterns("__pycache__")
+        )
     shutil.copy2(ROOT / "brokers" / "registered.py", path / "brokers" / "registered.py")
     (path / "config" / "brokers").mkdir(parents=True)
     write_opt_in(path)  # its tests block the network, as this repository's do

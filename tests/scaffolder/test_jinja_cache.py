@@ -7,6 +7,7 @@ a copier that no longer builds its environment where the hook expects it fails l
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -226,6 +227,23 @@ def test_a_copier_without_the_environment_class_still_generates_uncached(
     assert (project / "brokers" / "kraken" / "broker.py").is_file()
     assert jinja_cache.stats()["misses"] == 0  # nothing went through the cache
     assert "compiled templates not cached" in caplog.text
+
+
+def test_the_plain_path_renders_byte_for_byte_what_the_cached_one_does(tmp_path, monkeypatch):
+    """With copier's internals moved (the hook cannot fit), ``scaffolder new`` still works and
+    writes exactly the files the cached path writes."""
+    cached = make_project(tmp_path / "cached")
+    generate("kraken", cached)
+    assert jinja_cache.stats()["misses"] > 0  # the cached path was taken
+    monkeypatch.setitem(sys.modules, "copier._main", None)  # "import copier._main" fails
+    assert "update scaffolder/jinja_cache.py" in (jinja_cache.hook_problem() or "")
+    monkeypatch.undo()
+    monkeypatch.setattr(jinja_cache, "_copier_environment_module", _broken)
+    jinja_cache.clear()
+    plain = make_project(tmp_path / "plain")
+    generate("kraken", plain)
+    assert jinja_cache.stats()["misses"] == 0  # nothing went through the cache
+    assert listing(plain) == listing(cached)
 
 
 def _broken():
