@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,32 @@ def canary_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for key, value in CANARY_ENV.items():
         monkeypatch.setenv(key, value)
     return dict(CANARY_ENV)
+
+
+#: The longest ccxt's client-side throttle waits between two requests in these tests (ms).
+THROTTLE_CAP_MS = 5
+
+
+@pytest.fixture(scope="session", autouse=True)
+def short_client_throttle() -> Iterator[None]:
+    """ccxt's own throttle waits ``rateLimit`` ms (50 to 200) before each request of a broker
+    with ``enable_rate_limit``; against a stand-in or a cassette there is no limit to honour,
+    so it waits at most ``THROTTLE_CAP_MS``: still a gap, so a nonce in milliseconds (Gemini's)
+    keeps increasing. Only the wait is shortened; ``rateLimit`` and ``enableRateLimit`` stay as
+    configured, and our own pacing (``RestBroker``, retry backoff) is not touched. Session-wide,
+    so module-scoped recordings get it too."""
+    from ccxt.base.exchange import Exchange
+
+    throttle = Exchange.throttle
+
+    def capped(self: Exchange, cost: float | None = None) -> None:
+        configured = self.rateLimit
+        self.rateLimit = min(configured, THROTTLE_CAP_MS)
+        try:
+            throttle(self, cost)
+        finally:
+            self.rateLimit = configured
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Exchange, "throttle", capped)
+        yield
