@@ -206,11 +206,20 @@ def canary_like(name: str, value: str) -> str | None:
     return _CANARY.get(name, f"CANARY-{name.upper()}")
 
 
-def _canarized_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+#: Key material whatever an option calls it: a PEM key, or hex of a private key's length or
+#: more (apex's zk ``seeds``); addresses (20 bytes) and short ids are not.
+_KEY_MATERIAL = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*|0x[0-9a-fA-F]{64,}", re.S)
+
+
+def _canarized_fields(fields: Mapping[str, Any], *, options: bool = False) -> dict[str, Any]:
+    """``fields`` with its credentials as canaries: the named credential fields, and in ccxt
+    ``options`` also every value that is key material (:data:`_KEY_MATERIAL`)."""
     out = dict(fields)
-    for name in CREDENTIAL_FIELDS:
-        if isinstance(out.get(name), str):
-            fake = canary_like(name, out[name])
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            continue
+        if name in CREDENTIAL_FIELDS or (options and _KEY_MATERIAL.fullmatch(value)):
+            fake = canary_like(name, value)
             if fake is None:
                 del out[name]
             else:
@@ -223,11 +232,11 @@ def canarized(doc: Mapping[str, Any]) -> dict[str, Any]:
     case's ``options``) replaced by :func:`canary_like`."""
     out = _canarized_fields(doc)
     if isinstance(out.get("options"), dict):
-        out["options"] = _canarized_fields(out["options"])
+        out["options"] = _canarized_fields(out["options"], options=True)
     if isinstance(out.get("methods"), dict):
         out["methods"] = {
             method: [
-                {**case, "options": _canarized_fields(case["options"])}
+                {**case, "options": _canarized_fields(case["options"], options=True)}
                 if isinstance(case, dict) and isinstance(case.get("options"), dict)
                 else case
                 for case in cases

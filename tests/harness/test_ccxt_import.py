@@ -318,6 +318,16 @@ def test_a_fixtures_sample_key_is_stored_as_a_canary_of_its_form(value: str, fak
     assert value not in json.dumps(doc)
 
 
+def test_key_material_in_a_fixtures_options_is_stored_as_a_canary_whatever_its_name() -> None:
+    """apex's ccxt data carries its zk key as ``options.seeds``: long hex is key material."""
+    seeds, address = "0x" + "a2" * 65, "0x" + "12" * 20
+    doc = ci.canarized({"options": {"seeds": seeds, "walletAddressOfBuilder": address}})
+    assert doc["options"]["seeds"] == "0x" + "ca" * 65
+    assert doc["options"]["walletAddressOfBuilder"] == address  # an address is no secret
+    market = ci.canarized({"seeds": seeds})  # outside options only named fields are credentials
+    assert market["seeds"] == seeds
+
+
 def test_a_fixtures_credential_fields_reach_the_exchange(tmp_path: Path) -> None:
     """A file-level ``accountId`` (as ccxt's data has for exchanges that need one) is set on the
     exchange the cases replay through, over the harness's canaries."""
