@@ -450,8 +450,9 @@ def import_ccxt(
     report.skipped += skipped
     report.imported = [entry["cassette"] for entry in entries]
     index_doc = {"exchange": exchange_id, "ccxtVersion": ccxt.__version__}
-    if file_credentials(doc):  # canaries: replays set them again, as the cases were recorded
-        index_doc["credentials"] = file_credentials(doc)
+    credentials = file_credentials(doc)
+    if credentials:  # canaries: replays set them again, as the cases were recorded
+        index_doc["credentials"] = credentials
     index_doc.update(markets="../markets.json", cases=entries)
     files["cases.json"] = json.dumps(index_doc, indent=2, ensure_ascii=False) + "\n"
     origin = provenance.for_import(Path(static_dir), exchange_id)

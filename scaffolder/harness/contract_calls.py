@@ -10,7 +10,6 @@ the test with the request, the closest recorded one and how they differ.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -186,11 +185,7 @@ class ScenarioCalls:
         if name == "create_order":
             from scaffolder.harness.session import for_imported_case
 
-            for_imported_case(broker)
-            if case and symbol and broker.market_rules(symbol).kind != "spot":
-                # the test's config allows what its case trades: a derivative order needs this
-                trading = {**broker.config.trading, "futures_enabled": True}
-                broker.config = dataclasses.replace(broker.config, trading=trading)
+            for_imported_case(broker, symbol if case else None)
         from scaffolder.harness.ccxt_import import harness_options
 
         # the options it was recorded with: ccxt's offline harness's, then the case's own

@@ -244,15 +244,20 @@ def _accepts(klass: type, parameter: str) -> bool:
     return parameter in inspect.signature(klass.__init__).parameters
 
 
-def for_imported_case(broker: BaseBroker) -> BaseBroker:
-    """``broker`` ready to replay one of ccxt's recorded cases: without the config's risk limits.
+def for_imported_case(broker: BaseBroker, symbol: str | None = None) -> BaseBroker:
+    """``broker`` ready to replay one of ccxt's recorded cases: without the config's risk limits,
+    and, where the case trades the derivative ``symbol``, with futures trading allowed.
 
     The case proves how ccxt's recorded answer is normalised; the config's risk limits are the
     user's policy, proven by their own contract test, and a market order under
-    ``max_position_size`` would read a ticker that ccxt's recorded case does not hold.
+    ``max_position_size`` would read a ticker that ccxt's recorded case does not hold.  The
+    test's config allows what its case trades.
     """
     if broker.config.risk:
         broker.config = dataclasses.replace(broker.config, risk={})
+    if symbol and broker.market_rules(symbol).kind != "spot":
+        trading = {**broker.config.trading, "futures_enabled": True}
+        broker.config = dataclasses.replace(broker.config, trading=trading)
     return broker
 
 
