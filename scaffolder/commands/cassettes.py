@@ -91,6 +91,8 @@ def cassettes_import_ccxt(name: str, static_dir: Path, out: Path | None) -> None
         note_cassettes(root, name)
     click.echo(f"imported {len(report.imported)} case(s) for {name} into {target}")
     click.echo(f"contract calls covered: {', '.join(scenario['calls']) or 'none'}")
+    for symbol, why in report.markets_dropped.items():
+        click.echo(f"  market {symbol} left out: {why}", err=True)
     for skipped in report.skipped:
         click.echo(f"  skipped {skipped}", err=True)
 

@@ -102,25 +102,6 @@ def _trimmed(
     return used or dict(sorted(markets.items())[:SPARE_MARKETS]), response
 
 
-def _unusable_markets(exchange_id: str, markets: Mapping[str, Any]) -> dict[str, str]:
-    """Markets of the fixture the installed ccxt cannot round an order for, with why: an older
-    snapshot's precisions in decimal places (``0``) where ccxt now reads tick sizes."""
-    import ccxt
-
-    tick_size = getattr(ccxt, exchange_id)().precisionMode == ccxt.TICK_SIZE
-    found: dict[str, str] = {}
-    for symbol, market in markets.items():
-        precision = market.get("precision") or {}
-        for key in ("amount", "price"):
-            value = precision.get(key)
-            if tick_size and isinstance(value, (int, float)) and value <= 0:
-                found[symbol] = (
-                    f"precision.{key} {value!r}: ccxt {ccxt.__version__} reads tick sizes"
-                )
-                break
-    return found
-
-
 def _dump(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -133,19 +114,14 @@ def build_one(
     entry.  Runs until stable: trimming the markets can make a case fail, which is dropped."""
     import ccxt
 
+    from scaffolder.harness.ccxt_fixtures import usable_markets
     from scaffolder.harness.ccxt_import import SUPPORTED_METHODS, load_static_fixtures
 
     markets, doc = load_static_fixtures(exchange_id, raw_dir)
-    unusable = _unusable_markets(exchange_id, markets)
-    if unusable:  # check the cases without them: a case that needs one fails, with why
-        with tempfile.TemporaryDirectory(prefix="corpus-usable-") as scratch:
-            usable = {s: m for s, m in markets.items() if s not in unusable}
-            _dump(Path(scratch) / "markets" / f"{exchange_id}.json", usable)
-            _dump(Path(scratch) / "response" / f"{exchange_id}.json", doc)
-            kept, dropped = _check(exchange_id, Path(scratch))
-        markets = usable
-    else:
-        kept, dropped = _check(exchange_id, raw_dir)
+    # the import leaves out the markets ccxt cannot round an order for, as this one does: a
+    # case that needs one fails, with why
+    markets, unusable = usable_markets(exchange_id, markets)
+    kept, dropped = _check(exchange_id, raw_dir)
     while True:
         small_markets, response = _trimmed(markets, doc, kept)
         with tempfile.TemporaryDirectory(prefix="corpus-stage-") as scratch:

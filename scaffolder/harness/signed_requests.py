@@ -27,6 +27,10 @@ class AuthScheme:
     #: Whether ccxt's client signs only with session keys named ``account-...`` (Gemini: it
     #: refuses any other key before sending), so a canary key must be named so too.
     account_keys: bool = False
+    #: Whether ccxt's client signs with an EC (P-256) private key in PEM under a key named
+    #: ``organizations/.../apiKeys/...`` (Coinbase's CDP keys), so a canary secret must be
+    #: such a key: one is made in memory for each import, never stored.
+    ec_keys: bool = False
 
 
 GENERIC = AuthScheme(
@@ -86,6 +90,7 @@ SCHEMES: dict[str, AuthScheme] = {
         ),
         # ccxt computes the candle window from the clock when no ``since`` is given
         volatile_params=frozenset({"start", "end"}),
+        ec_keys=True,
     ),
     "gemini": AuthScheme(
         volatile_params=frozenset({"nonce"}),
@@ -131,6 +136,7 @@ def scheme_for(exchange: str | None) -> AuthScheme:
         secret_headers=GENERIC.secret_headers | extra.secret_headers,
         payload_headers=GENERIC.payload_headers | extra.payload_headers,
         account_keys=extra.account_keys,
+        ec_keys=extra.ec_keys,
     )
 
 
@@ -157,4 +163,5 @@ def scheme_for_broker(broker: str | None) -> AuthScheme:
         secret_headers=table.secret_headers | declared.headers,
         payload_headers=table.payload_headers,
         account_keys=table.account_keys,
+        ec_keys=table.ec_keys,
     )

@@ -18,6 +18,8 @@ from vcr.persisters.filesystem import FilesystemPersister
 from vcr.serializers import yamlserializer
 
 from scaffolder.harness import ccxt_import as ci
+from scaffolder.harness.ccxt_offline import response_for
+from scaffolder.harness.ccxt_requests import scrub_body
 
 STATIC = Path(__file__).resolve().parents[1] / "data" / "ccxt_static"
 EXCHANGES = ("binance", "coinbase", "gemini", "kraken")
@@ -202,7 +204,7 @@ def test_multi_endpoint_case_gets_one_interaction_per_call(tmp_path: Path) -> No
     }
     markets = json.loads((STATIC / "markets" / "binance.json").read_text())
     probe = ci.make_offline_exchange("binance", markets, options=case["options"])
-    probe.fetch = lambda url, *a, **k: copy.deepcopy(ci._response_for(case, url))
+    probe.fetch = lambda url, *a, **k: copy.deepcopy(response_for(case, url))
     case["parsedResponse"] = json.loads(json.dumps(probe.fetch_positions(*case["input"])))
     doc = {"exchange": "binance", "skipKeys": [], "methods": {"fetchPositions": [case]}}
     (static / "response" / "binance.json").write_text(json.dumps(doc))
@@ -288,11 +290,11 @@ def test_compare_parsed_follows_ccxt(actual: Any, expected: Any, skip: list[str]
 def test_credentials_in_a_json_body_do_not_reach_cassettes() -> None:
     """Some exchanges sign inside a JSON body (api_key, sig next to the params)."""
     body = json.dumps({"id": 1, "api_key": "CANARY-API-KEY", "params": {"sig": "ab12cd34ef"}})
-    scrubbed, removed = ci._scrub_body(body)
+    scrubbed, removed = scrub_body(body)
     assert scrubbed is not None and json.loads(scrubbed) == {"id": 1, "params": {}}
     assert set(removed) == {"CANARY-API-KEY", "ab12cd34ef"}
     plain = json.dumps({"symbol": "BTC/USDT"})
-    assert ci._scrub_body(plain) == (plain, [])  # untouched, byte for byte
+    assert scrub_body(plain) == (plain, [])  # untouched, byte for byte
 
 
 @pytest.mark.parametrize(
