@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from brokers.redaction import is_auth_name
 from scaffolder.harness.session import account_key
 from scaffolder.harness.signed_requests import scheme_for
 
@@ -90,12 +91,16 @@ def canary_like(name: str, value: str) -> str | None:
 
 def _canarized_fields(fields: Mapping[str, Any], *, options: bool = False) -> dict[str, Any]:
     """``fields`` with its credentials as canaries: the named credential fields, and in ccxt
-    ``options`` also every value that is key material (:data:`_KEY_MATERIAL`)."""
+    ``options`` also every value that is key material (:data:`_KEY_MATERIAL`) or held under a
+    name that carries credentials (:func:`brokers.redaction.is_auth_name`: grvt's
+    ``AuthCookieValue``)."""
     out = dict(fields)
     for name, value in fields.items():
         if not isinstance(value, str):
             continue
-        if name in CREDENTIAL_FIELDS or (options and _KEY_MATERIAL.fullmatch(value)):
+        if name in CREDENTIAL_FIELDS or (
+            options and (_KEY_MATERIAL.fullmatch(value) or is_auth_name(name))
+        ):
             fake = canary_like(name, value)
             if fake is None:
                 del out[name]

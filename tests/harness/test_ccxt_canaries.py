@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import ccxt
 import pytest
 
+from brokers.redaction import is_auth_name
 from scaffolder.harness import signed_requests
-from scaffolder.harness.ccxt_canaries import canary_credentials
+from scaffolder.harness.ccxt_canaries import (
+    CREDENTIAL_FIELDS,
+    canarized,
+    canary_credentials,
+    canary_like,
+)
 from scaffolder.harness.signed_requests import scheme_for
 
 HARNESS = Path(__file__).resolve().parents[2] / "scaffolder" / "harness"
@@ -86,3 +94,49 @@ def test_the_import_modules_branch_on_no_exchange_name() -> None:
                         if isinstance(const, ast.Constant) and const.value in names:
                             found.append(f"{module}.py:{node.lineno}: {const.value!r}")
     assert not found, found
+
+
+def test_a_credential_named_option_is_stored_as_a_canary() -> None:
+    """grvt's ccxt data sets ``AuthCookieValue`` (a session cookie) in its options."""
+    doc = canarized(
+        {"options": {"AuthCookieValue": "sample123", "AuthAccountId": "kbAc34275283572",
+                     "defaultType": "swap"}}
+    )  # fmt: skip
+    assert doc["options"]["AuthCookieValue"] == "CANARY-AUTHCOOKIEVALUE"
+    assert doc["options"]["AuthAccountId"].startswith("CANARY")
+    assert doc["options"]["defaultType"] == "swap"  # not a credential: kept as it is
+
+
+CORPUS = HARNESS.parent / "corpus"
+
+
+def _stored_options(value: object) -> Iterator[dict]:
+    if isinstance(value, dict):
+        if isinstance(value.get("options"), dict):
+            yield value["options"]
+        for item in value.values():
+            yield from _stored_options(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _stored_options(item)
+
+
+def test_the_bundled_corpus_holds_no_credential_but_a_canary() -> None:
+    """Every credential a bundled fixture, case or contract sets (a credential field at its top,
+    or a credential-named option) is already a canary: making it one again changes nothing."""
+    found = []
+    for path in sorted(CORPUS.glob("response/*.json")) + sorted(
+        CORPUS.glob("prebuilt/*/**/*.json")
+    ):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        places = (
+            [{k: v for k, v in doc.items() if k in CREDENTIAL_FIELDS}]
+            if isinstance(doc, dict)
+            else []
+        )
+        for fields in places + list(_stored_options(doc)):
+            for name, value in fields.items():
+                credential = name in CREDENTIAL_FIELDS or is_auth_name(name)
+                if isinstance(value, str) and credential and canary_like(name, value) != value:
+                    found.append(f"{path.relative_to(CORPUS)}: {name}={value[:20]}")
+    assert found == []
