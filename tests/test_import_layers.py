@@ -86,8 +86,9 @@ def _module_level(tree: ast.Module) -> list[ast.stmt]:
     while todo:
         node = todo.pop()
         out.append(node)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
-            todo.extend(node.body + node.orelse)
+        if isinstance(node, ast.If):  # an ``if TYPE_CHECKING:`` body never runs, its else does
+            checking = "TYPE_CHECKING" in ast.unparse(node.test)
+            todo.extend(node.orelse if checking else node.body + node.orelse)
         elif isinstance(node, ast.Try):
             todo.extend(node.body + node.orelse + node.finalbody)
             for handler in node.handlers:
@@ -126,12 +127,7 @@ def imports_of(path: Path, *, on_import_only: bool = False) -> list[tuple[int, s
 
 
 def _sources() -> list[Path]:
-    return sorted(
-        p
-        for top in ("scaffolder", "brokers")
-        for p in (ROOT / top).rglob("*.py")
-        if "corpus" not in p.relative_to(ROOT).parts[1:2]
-    )
+    return sorted(p for top in ("scaffolder", "brokers") for p in (ROOT / top).rglob("*.py"))
 
 
 def upward_imports() -> list[str]:
