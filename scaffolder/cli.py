@@ -31,6 +31,7 @@ from scaffolder.commands.common import (
     via_option,
 )
 from scaffolder.commands.listing import coverage_command, exchanges, list_brokers
+from scaffolder.standin.registry import names as standin_names
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -250,7 +251,7 @@ def record(
 @main.command()
 @click.option(
     "--exchange",
-    type=click.Choice(["binance", "coinbase", "gemini"]),
+    type=click.Choice(standin_names()),
     default="binance",
     show_default=True,
     help="Which exchange's API to stand in for.",

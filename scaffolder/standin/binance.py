@@ -59,6 +59,10 @@ __all__ = [
     "SymbolSpec",
 ]
 
+#: Canary credentials for tests and local recordings: obvious fakes.
+CANARY_API_KEY = "CANARY-API-KEY-0000"
+CANARY_SECRET = "CANARY-SECRET-0000"
+
 _FAULT_REPLIES = fault_replies(FAULT_RESPONSES, CONTENT_TYPE)
 
 
@@ -132,6 +136,10 @@ class BinanceStandIn(LedgerStandIn):
             "private": f"{self.url}/api/v3",
             "v1": f"{self.url}/api/v1",
         }
+
+    def ccxt_options(self) -> dict[str, Any]:
+        """:data:`CCXT_OPTIONS`: the ``options`` ccxt's binance needs against the stand-in."""
+        return dict(CCXT_OPTIONS)
 
     def configure_ccxt(self, exchange: Any, *, spot_error_mapping: bool = True) -> None:
         """Put a ``ccxt.binance`` instance in sandbox mode and route all its APIs here.

@@ -264,6 +264,10 @@ class StandInServer:
         """Headers sent with every answer (default: none)."""
         return {}
 
+    def ccxt_options(self) -> dict[str, Any]:
+        """The ``options`` a ccxt client needs against this stand-in (default: none)."""
+        return {}
+
     def json_reply(self, status: int, value: Any) -> Reply:
         """A JSON answer with the exchange's content type."""
         return Reply.json(status, value, self.content_type)
