@@ -11,13 +11,14 @@ Run it in-process::
 Signed endpoints are checked like Binance checks them (``X-MBX-APIKEY``, HMAC-SHA256
 ``signature`` over query string + body, ``timestamp``/``recvWindow``), errors use Binance's
 ``{"code": .., "msg": ..}`` bodies and HTTP statuses, and :meth:`BinanceStandIn.inject` makes
-the next matching requests fail in the ways real exchanges fail (see :data:`FAULTS`).
+the next matching requests fail in the ways real exchanges fail (see
+:data:`scaffolder.standin.server.FAULTS`).
 Standard library only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,8 +27,6 @@ from scaffolder.standin.binance_market import (
     CONTENT_TYPE,
     BinanceError,
     SymbolSpec,
-    default_balances,
-    default_symbols,
 )
 from scaffolder.standin.binance_protocol import (
     CCXT_OPTIONS,
@@ -38,26 +37,12 @@ from scaffolder.standin.binance_protocol import (
 from scaffolder.standin.binance_state import ExchangeState
 from scaffolder.standin.ledger import LedgerStandIn
 from scaffolder.standin.server import (
-    FAULTS,
-    FAULTS_AFTER,
-    FAULTS_BEFORE,
     Incoming,
-    RecordedRequest,
     Reply,
-    balances_or,
-    copies_or,
     fault_replies,
 )
 
-__all__ = [
-    "CCXT_OPTIONS",
-    "FAULTS",
-    "FAULTS_AFTER",
-    "FAULTS_BEFORE",
-    "BinanceStandIn",
-    "RecordedRequest",
-    "SymbolSpec",
-]
+__all__ = ["CANARY_API_KEY", "CANARY_SECRET", "CCXT_OPTIONS", "BinanceStandIn", "SymbolSpec"]
 
 #: Canary credentials for tests and local recordings: obvious fakes.
 CANARY_API_KEY = "CANARY-API-KEY-0000"
@@ -97,6 +82,7 @@ class BinanceStandIn(LedgerStandIn):
     """
 
     server_version = "BinanceStandIn/1.0"
+    account = ExchangeState
     content_type = CONTENT_TYPE
 
     def __init__(
@@ -104,26 +90,13 @@ class BinanceStandIn(LedgerStandIn):
         api_key: str,
         secret: str,
         *,
-        host: str = "127.0.0.1",
-        port: int = 0,
         symbols: Iterable[SymbolSpec] | None = None,
         balances: Mapping[str, Decimal | int | str] | None = None,
         recv_window_max: int = 60000,
-        clock: Callable[[], int] | None = None,
-        fault_delay: float = 2.0,
-        verbose: bool = False,
+        **server: Any,
     ) -> None:
-        super().__init__(
-            host=host, port=port, clock=clock, fault_delay=fault_delay, verbose=verbose
-        )
-        self.api_key = api_key
-        self.secret = secret
+        super().__init__(api_key, secret, symbols, balances, **server)
         self.recv_window_max = recv_window_max
-        self.state = ExchangeState(
-            copies_or(symbols, default_symbols),
-            balances_or(balances, default_balances),
-            self.clock,
-        )
         self._weight_minute = -1
         self._weight = 0
 

@@ -11,13 +11,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
+from operator import attrgetter
 from typing import Any
 
 from scaffolder.standin import price_series
 from scaffolder.standin.price_series import floor_to_step, stable_int
-from scaffolder.standin.server import ExchangeRefusal, Reply
+from scaffolder.standin.server import JSON, ExchangeRefusal, Reply
+from scaffolder.standin.spot import SpotMarket
 
-JSON = dict[str, Any]
 Params = Mapping[str, str]
 
 _DECIMAL_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
@@ -124,7 +125,7 @@ def parse_int(params: Mapping[str, str], name: str) -> int | None:
 
 
 @dataclass
-class SymbolSpec:
+class SymbolSpec(SpotMarket):
     """One spot market: its assets, reference price and exchange filters.
 
     ``price`` is the current last price; it can be changed at runtime with
@@ -146,15 +147,10 @@ class SymbolSpec:
     max_notional: Decimal = Decimal("9000000")
     base_volume: Decimal = Decimal("1000")
 
-    @property
-    def bid(self) -> Decimal:
-        """Best bid: the last price."""
-        return self.price
-
-    @property
-    def ask(self) -> Decimal:
-        """Best ask: one tick above the last price."""
-        return self.price + self.tick_size
+    #: What :class:`SpotMarket` reads, in Binance's terms.
+    id = property(attrgetter("symbol"))
+    tick = property(attrgetter("tick_size"))
+    step = property(attrgetter("step_size"))
 
     def filters(self) -> list[JSON]:
         """The ``filters`` array of this symbol in ``exchangeInfo``."""
@@ -230,17 +226,6 @@ class SymbolSpec:
             raise BinanceError(-1013, "Filter failure: NOTIONAL")
 
     # -- deterministic price series -------------------------------------------------------
-
-    def series(self) -> price_series.Market:
-        """This symbol as the shared price series sees it."""
-        return price_series.Market(
-            self.symbol,
-            self.price,
-            self.tick_size,
-            self.step_size,
-            self.min_price,
-            self.base_volume,
-        )
 
     def anchor_price(self, at_ms: int) -> Decimal:
         """Deterministic price at ``at_ms``: within +-2% of the reference price, on tick."""

@@ -64,7 +64,6 @@ class Order:
     time: int
     update_time: int
     status: str = "NEW"
-    locked_asset: str = ""
     locked: Decimal = Decimal(0)
     fills: list[Fill] = field(default_factory=list)
 
@@ -185,7 +184,7 @@ class NewOrder:
 
     def crosses(self, spec: SymbolSpec) -> bool:
         """Whether the order would take liquidity at once (always true for market orders)."""
-        return self.price >= spec.ask if self.side == "BUY" else self.price <= spec.bid
+        return spec.crosses(self.price, buy=self.side == "BUY")
 
 
 def parse_new_order(spec: SymbolSpec, params: Params) -> NewOrder:
@@ -223,7 +222,7 @@ def _market_terms(
     spec: SymbolSpec, side: str, qty: Decimal | None, quote_qty: Decimal | None
 ) -> tuple[Decimal, Decimal]:
     """Quantity and fill price of a market order, applying the filters."""
-    fill_price = spec.ask if side == "BUY" else spec.bid
+    fill_price = spec.taker_price(buy=side == "BUY")
     if qty is None and quote_qty is None:
         raise BinanceError(
             -1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"

@@ -14,7 +14,7 @@ Commission is zero.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,8 @@ from scaffolder.standin.binance_market import (
     BinanceError,
     Params,
     SymbolSpec,
+    default_balances,
+    default_symbols,
     fmt,
     interval_ms,
     invalid_symbol,
@@ -32,29 +34,17 @@ from scaffolder.standin.binance_market import (
     parse_int,
 )
 from scaffolder.standin.binance_orders import Fill, NewOrder, Order, parse_new_order, stable_id
-from scaffolder.standin.ledger import Ledger
+from scaffolder.standin.spot import Defaults, SpotAccount
 
 _INSUFFICIENT = "Account has insufficient balance for requested action."
 _UNKNOWN_ORDER = "Unknown order sent."
 
 
-class ExchangeState:
-    """Symbols, balances and orders of one stand-in account, plus the endpoint handlers."""
+class ExchangeState(SpotAccount[SymbolSpec, Order]):
+    """Symbols (``markets``), balances and orders of one stand-in account, plus the endpoint
+    handlers."""
 
-    def __init__(
-        self,
-        symbols: Iterable[SymbolSpec],
-        balances: Mapping[str, Decimal],
-        clock: Callable[[], int],
-    ) -> None:
-        self.symbols: dict[str, SymbolSpec] = {s.symbol: s for s in symbols}
-        self.clock = clock
-        self.ledger = Ledger(balances, self.symbols.values())
-        self.orders: dict[int, Order] = {}
-        self.orders_created = 0
-        self._next_order_id = 1
-        self._next_trade_id = 1
-        self._cancels = 0
+    defaults = Defaults(default_symbols, default_balances)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -65,9 +55,9 @@ class ExchangeState:
             if required:
                 raise missing_param("symbol")
             return None
-        if name not in self.symbols:
+        if name not in self.markets:
             raise invalid_symbol()
-        return self.symbols[name]
+        return self.markets[name]
 
     def _specs(self, params: Params) -> list[SymbolSpec] | None:
         """Symbols from ``symbol`` or the JSON array ``symbols``; None when neither is sent."""
@@ -81,9 +71,9 @@ class ExchangeState:
             names = json.loads(raw)
         except ValueError as exc:
             raise BinanceError(-1100, "Illegal characters found in parameter 'symbols'.") from exc
-        if not isinstance(names, list) or any(n not in self.symbols for n in names):
+        if not isinstance(names, list) or any(n not in self.markets for n in names):
             raise invalid_symbol()
-        return [self.symbols[n] for n in names]
+        return [self.markets[n] for n in names]
 
     def _per_symbol(self, params: Params, render: Callable[[SymbolSpec], JSON]) -> Any:
         """One object for ``symbol``, otherwise a list (all symbols or ``symbols``)."""
@@ -92,7 +82,7 @@ class ExchangeState:
             assert spec is not None
             return render(spec)
         specs = self._specs(params)
-        return [render(s) for s in (specs if specs is not None else self.symbols.values())]
+        return [render(s) for s in (specs if specs is not None else self.markets.values())]
 
     def _find_order(self, params: Params) -> Order | None:
         """The order named by ``orderId`` or ``origClientOrderId`` (latest id wins)."""
@@ -115,36 +105,22 @@ class ExchangeState:
             return order
         return None
 
-    def _lock(self, order: Order, asset: str, amount: Decimal) -> None:
-        self.ledger.hold(asset, amount)
-        order.locked_asset, order.locked = asset, amount
-
-    def _unlock(self, order: Order) -> None:
-        if order.locked:
-            self.ledger.release(order.locked_asset, order.locked)
-            order.locked = Decimal(0)
-
     def _fill(
         self, order: Order, spec: SymbolSpec, price: Decimal, now: int, *, maker: bool
     ) -> None:
         """Fill the whole remaining quantity at ``price`` and settle balances."""
-        self._unlock(order)
         qty = order.orig_qty - order.executed_qty
-        self.ledger.trade(spec.base, spec.quote, buy=order.side == "BUY", size=qty, price=price)
-        order.fills.append(Fill(self._next_trade_id, price, qty, now, maker))
-        self._next_trade_id += 1
+        self.settle(spec, buy=order.side == "BUY", size=qty, price=price, held=order.locked)
+        order.locked = Decimal(0)
+        order.fills.append(Fill(self.number("trade"), price, qty, now, maker))
         order.status, order.update_time = "FILLED", now
-
-    def _require_free(self, asset: str, amount: Decimal) -> None:
-        if self.ledger.available(asset) < amount:
-            raise BinanceError(-2010, _INSUFFICIENT)
 
     # -- market data -------------------------------------------------------------------------
 
     def exchange_info(self, params: Params) -> JSON:
         """``GET /api/v3/exchangeInfo`` (optionally filtered by ``symbol``/``symbols``)."""
         specs = self._specs(params)
-        chosen = specs if specs is not None else list(self.symbols.values())
+        chosen = specs if specs is not None else list(self.markets.values())
         return {
             "timezone": "UTC",
             "serverTime": self.clock(),
@@ -257,10 +233,8 @@ class ExchangeState:
         crosses = request.crosses(spec)
         if request.type == "LIMIT_MAKER" and crosses:
             raise BinanceError(-2010, "Order would immediately match and take.")
-        if request.side == "BUY":
-            self._require_free(spec.quote, request.qty * request.price)
-        else:
-            self._require_free(spec.base, request.qty)
+        if not self.affords(spec, buy=request.side == "BUY", size=request.qty, price=request.price):
+            raise BinanceError(-2010, _INSUFFICIENT)
         if test:
             return {}
         return self._place(spec, request, crosses)
@@ -268,8 +242,7 @@ class ExchangeState:
     def _place(self, spec: SymbolSpec, request: NewOrder, crosses: bool) -> JSON:
         """Create the order, fill or rest it, and render the response."""
         now = self.clock()
-        order_id = self._next_order_id
-        self._next_order_id += 1
+        order_id = self.number("order")
         side, qty, price = request.side, request.qty, request.price
         order = Order(
             symbol=spec.symbol,
@@ -286,14 +259,13 @@ class ExchangeState:
         )
         self.orders[order_id] = order
         self.orders_created += 1
+        buy = side == "BUY"
         if crosses:
-            self._fill(order, spec, spec.ask if side == "BUY" else spec.bid, now, maker=False)
+            self._fill(order, spec, spec.taker_price(buy=buy), now, maker=False)
         elif request.time_in_force in ("IOC", "FOK"):
             order.status = "EXPIRED"
-        elif side == "BUY":
-            self._lock(order, spec.quote, qty * price)
         else:
-            self._lock(order, spec.base, qty)
+            order.locked = self.hold(spec, buy=buy, size=qty, price=price)
         commission_asset = spec.base if side == "BUY" else spec.quote
         return order.new_order_response(request.resp_type, commission_asset)
 
@@ -313,10 +285,12 @@ class ExchangeState:
 
     def _cancel(self, order: Order, cancel_client_id: str | None) -> JSON:
         now = self.clock()
-        self._unlock(order)
+        spec = self.markets[order.symbol]
+        self.release(spec, buy=order.side == "BUY", held=order.locked)
+        order.locked = Decimal(0)
         order.status, order.update_time = "CANCELED", now
-        self._cancels += 1
-        return order.cancel_response(cancel_client_id or stable_id("cancel", self._cancels), now)
+        generated = stable_id("cancel", self.number("cancel"))  # numbered on every cancel
+        return order.cancel_response(cancel_client_id or generated, now)
 
     def cancel_open_orders(self, params: Params) -> list[JSON]:
         """``DELETE /api/v3/openOrders``: cancel every open order of ``symbol``."""
@@ -356,17 +330,14 @@ class ExchangeState:
         ]
         return rows[: min(parse_int(params, "limit") or 500, 1000)]
 
-    # -- test controls -----------------------------------------------------------------------
+    # -- what set_price needs -----------------------------------------------------------------
 
-    def set_price(self, symbol: str, price: Decimal) -> None:
-        """Move the last price; resting limit orders it crosses fill at their own price."""
-        spec = self.symbols[symbol]
-        spec.price = price
-        now = self.clock()
-        for order in self.orders_by_id(symbol):
-            if order.status != "NEW":
-                continue
-            if (order.side == "BUY" and order.price >= spec.ask) or (
-                order.side == "SELL" and order.price <= spec.bid
-            ):
-                self._fill(order, spec, order.price, now, maker=True)
+    def resting(self, market: SymbolSpec) -> list[tuple[Order, bool, Decimal]]:
+        return [
+            (o, o.side == "BUY", o.price)
+            for o in self.orders_by_id(market.symbol)
+            if o.status == "NEW"
+        ]
+
+    def fill_resting(self, order: Order, price: Decimal) -> None:
+        self._fill(order, self.markets[order.symbol], price, self.clock(), maker=True)

@@ -39,8 +39,6 @@ from scaffolder.standin.coinbase_market import (
     CoinbaseError,
     Product,
     crypto_currencies,
-    default_balances,
-    default_products,
     exchange_rates,
     fiat_currencies,
     iso_time,
@@ -53,8 +51,6 @@ from scaffolder.standin.ledger import LedgerStandIn
 from scaffolder.standin.server import (
     Incoming,
     Reply,
-    balances_or,
-    copies_or,
     fault_replies,
 )
 
@@ -103,30 +99,18 @@ class CoinbaseStandIn(LedgerStandIn):
     """
 
     server_version = "CoinbaseStandIn/1.0"
+    account = CoinbaseState
 
     def __init__(
         self,
         api_key: str = CANARY_API_KEY,
         secret: str = CANARY_SECRET,
         *,
-        host: str = "127.0.0.1",
-        port: int = 0,
         products: Iterable[Product] | None = None,
         balances: Mapping[str, Decimal | int | str] | None = None,
-        clock: Callable[[], int] | None = None,
-        fault_delay: float = 2.0,
-        verbose: bool = False,
+        **server: Any,
     ) -> None:
-        super().__init__(
-            host=host, port=port, clock=clock, fault_delay=fault_delay, verbose=verbose
-        )
-        self.api_key = api_key
-        self.secret = secret
-        self.state = CoinbaseState(
-            copies_or(products, default_products),
-            balances_or(balances, default_balances),
-            self.clock,
-        )
+        super().__init__(api_key, secret, products, balances, **server)
         self.signatures: list[str] = []
 
     # -- pointing ccxt at the stand-in -------------------------------------------------------
@@ -171,7 +155,7 @@ class CoinbaseStandIn(LedgerStandIn):
             return Reply.json(200, state.accounts(query))
         if method == "GET" and path == f"{_V3}/market/products":
             kinds = query.get("product_type", ["SPOT"])
-            products = [p.render() for p in state.products.values()] if "SPOT" in kinds else []
+            products = [p.render() for p in state.markets.values()] if "SPOT" in kinds else []
             return Reply.json(200, {"products": products, "num_products": len(products)})
         match = _PRODUCT.match(path)
         if method == "GET" and match:
@@ -181,7 +165,7 @@ class CoinbaseStandIn(LedgerStandIn):
         raise v2_error("not_found", "Not found", 404)
 
     def _product(self, product_id: str, what: str | None, query: Mapping[str, list[str]]) -> Any:
-        product = self.state.products.get(product_id)
+        product = self.state.markets.get(product_id)
         if product is None:
             raise v3_error("NOT_FOUND", f"product {product_id} not found", 404)
         if what is None:
@@ -264,6 +248,6 @@ def _time(standin: CoinbaseStandIn) -> dict[str, Any]:
 _V2_PUBLIC: dict[str, Callable[[CoinbaseStandIn], Any]] = {
     "/v2/currencies": lambda standin: fiat_currencies(),
     "/v2/currencies/crypto": lambda standin: crypto_currencies(),
-    "/v2/exchange-rates": lambda standin: exchange_rates(list(standin.state.products.values())),
+    "/v2/exchange-rates": lambda standin: exchange_rates(list(standin.state.markets.values())),
     "/v2/time": _time,
 }

@@ -18,13 +18,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from operator import attrgetter
 
 from scaffolder.standin import price_series
 from scaffolder.standin.ledger import plain
-from scaffolder.standin.server import ExchangeRefusal, Reply
-
-JSON = dict[str, Any]
+from scaffolder.standin.server import JSON, ExchangeRefusal, Reply
+from scaffolder.standin.spot import SpotMarket
 
 #: ``granularity`` values of the candles endpoint, in seconds.
 GRANULARITIES: dict[str, int] = {
@@ -89,7 +88,7 @@ def text(value: Decimal) -> str:
 
 
 @dataclass
-class Product:
+class Product(SpotMarket):
     """One spot product (``BTC-USDT``): currencies, reference price, increments and sizes."""
 
     base: str
@@ -106,26 +105,12 @@ class Product:
     quote_name: str = ""
 
     @property
-    def id(self) -> str:
+    def id(self) -> str:  # type: ignore[override]
         return f"{self.base}-{self.quote}"
 
-    @property
-    def bid(self) -> Decimal:
-        return self.price
-
-    @property
-    def ask(self) -> Decimal:
-        return self.price + self.quote_increment
-
-    def series(self) -> price_series.Market:
-        return price_series.Market(
-            self.id,
-            self.price,
-            self.quote_increment,
-            self.base_increment,
-            self.quote_increment,
-            self.base_volume,
-        )
+    #: What :class:`SpotMarket` reads, in Coinbase's terms.
+    tick = property(attrgetter("quote_increment"))
+    step = property(attrgetter("base_increment"))
 
     def render(self) -> JSON:
         """One entry of ``GET /api/v3/brokerage/market/products``."""

@@ -12,7 +12,7 @@ is answered 200 with ``"success": false`` and an ``error_response``, as Coinbase
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -23,12 +23,15 @@ from scaffolder.standin.coinbase_market import (
     JSON,
     Product,
     currency_record,
+    default_balances,
+    default_products,
     iso_time,
     stable_uuid,
     text,
     v3_error,
 )
-from scaffolder.standin.ledger import Ledger, positive_decimal
+from scaffolder.standin.ledger import positive_decimal
+from scaffolder.standin.spot import Defaults, SpotAccount
 
 #: ``user_id`` of the stand-in's account.
 USER_ID = stable_uuid("user")
@@ -133,28 +136,19 @@ def _decimal(raw: Any, error: str, what: str) -> Decimal:
     return value
 
 
-class CoinbaseState:
-    """Products, balances and orders of one stand-in account, plus the private endpoints."""
+class CoinbaseState(SpotAccount[Product, CoinbaseOrder]):
+    """Products (``markets``), balances and orders of one stand-in account, plus the private
+    endpoints."""
 
-    def __init__(
-        self,
-        products: Iterable[Product],
-        balances: Mapping[str, Decimal],
-        clock: Callable[[], int],
-    ) -> None:
-        self.products: dict[str, Product] = {p.id: p for p in products}
-        self.clock = clock
-        self.ledger = Ledger(balances, self.products.values())
-        self.opened = datetime.fromtimestamp(clock() / 1000, tz=timezone.utc)
-        self.orders: dict[str, CoinbaseOrder] = {}
-        self.orders_created = 0
+    defaults = Defaults(default_products, default_balances)
 
     # -- the Coinbase App API (v2) -----------------------------------------------------------
 
     def accounts(self, query: Mapping[str, list[str]]) -> JSON:
         """``GET /v2/accounts``: one wallet per currency, newest first."""
         limit = int((query.get("limit") or ["25"])[0])
-        created = self.opened.strftime("%Y-%m-%dT%H:%M:%SZ")
+        opened = datetime.fromtimestamp(self.opened_at / 1000, tz=timezone.utc)
+        created = opened.strftime("%Y-%m-%dT%H:%M:%SZ")
         data = []
         amounts = self.ledger.amount
         for code in sorted(amounts, reverse=True)[:limit]:
@@ -239,7 +233,7 @@ class CoinbaseState:
         for order in self.orders.values():
             if order.client_order_id == client_id:
                 return order.success()  # Coinbase returns the order this id already names
-        product = self.products.get(str(body.get("product_id")))
+        product = self.markets.get(str(body.get("product_id")))
         if product is None:
             raise OrderRefused("INVALID_PRODUCT_ID", f"unknown product {body.get('product_id')}")
         side = str(body.get("side") or "")
@@ -249,17 +243,18 @@ class CoinbaseState:
         if not isinstance(configuration, dict) or len(configuration) != 1:
             raise OrderRefused("UNSUPPORTED_ORDER_CONFIGURATION", "one order configuration")
         ((kind, terms),) = configuration.items()
+        buy = side == "BUY"
         if kind == "limit_limit_gtc":
             size = _decimal(terms.get("base_size"), "INVALID_SIZE_PRECISION", "base_size")
             price = _decimal(terms.get("limit_price"), "INVALID_PRICE_PRECISION", "limit_price")
             if price % product.quote_increment:
                 raise OrderRefused("INVALID_PRICE_PRECISION", "limit_price off the increment")
-            crosses = price >= product.ask if side == "BUY" else price <= product.bid
+            crosses = product.crosses(price, buy=buy)
             if crosses and terms.get("post_only"):
                 raise OrderRefused("INVALID_LIMIT_PRICE_POST_ONLY", "post-only order would take")
         elif kind == "market_market_ioc":
             price, crosses = None, True
-            fill_price = product.ask if side == "BUY" else product.bid
+            fill_price = product.taker_price(buy=buy)
             if terms.get("quote_size") is not None:
                 quote = _decimal(terms["quote_size"], "INVALID_SIZE_PRECISION", "quote_size")
                 size = (quote / fill_price).quantize(product.base_increment, "ROUND_DOWN")
@@ -271,9 +266,8 @@ class CoinbaseState:
             product.base_min_size <= size <= product.base_max_size
         ):
             raise OrderRefused("INVALID_SIZE_PRECISION", "base_size off the increment or limits")
-        cost = size * (price if price is not None else product.ask)
-        needed = cost if side == "BUY" else size
-        if self.ledger.available(product.quote if side == "BUY" else product.base) < needed:
+        limit = price if price is not None else product.ask
+        if not self.affords(product, buy=buy, size=size, price=limit):
             raise OrderRefused("INSUFFICIENT_FUND", "Insufficient balance in source account")
         order = CoinbaseOrder(
             stable_uuid("order", len(self.orders) + 1),
@@ -288,27 +282,17 @@ class CoinbaseState:
         self.orders[order.order_id] = order
         self.orders_created += 1
         if crosses:
-            self._fill(order, product.ask if side == "BUY" else product.bid)
+            self._fill(order, product.taker_price(buy=buy))
         else:
-            order.held = cost if side == "BUY" else size
-            self.ledger.hold(self._funding(order), order.held)
+            order.held = self.hold(product, buy=buy, size=size, price=limit)
         return order.success()
 
-    def _funding(self, order: CoinbaseOrder) -> str:
-        return order.product.quote if order.side == "BUY" else order.product.base
-
     def _fill(self, order: CoinbaseOrder, price: Decimal) -> None:
-        product = order.product
-        self._release(order)
-        self.ledger.trade(
-            product.base, product.quote, buy=order.side == "BUY", size=order.base_size, price=price
-        )
-        order.filled, order.average, order.status = order.base_size, price, "FILLED"
-        order.last_fill = self.clock()
-
-    def _release(self, order: CoinbaseOrder) -> None:
-        self.ledger.release(self._funding(order), order.held)
+        buy, size = order.side == "BUY", order.base_size
+        self.settle(order.product, buy=buy, size=size, price=price, held=order.held)
         order.held = Decimal(0)
+        order.filled, order.average, order.status = size, price, "FILLED"
+        order.last_fill = self.clock()
 
     def get_order(self, order_id: str) -> JSON:
         """``GET /api/v3/brokerage/orders/historical/{order_id}``."""
@@ -345,7 +329,8 @@ class CoinbaseState:
                     }
                 )
                 continue
-            self._release(order)
+            self.release(order.product, buy=order.side == "BUY", held=order.held)
+            order.held = Decimal(0)
             order.status = "CANCELLED"
             results.append(
                 {
@@ -356,15 +341,14 @@ class CoinbaseState:
             )
         return {"results": results}
 
-    def set_price(self, product_id: str, price: Decimal) -> None:
-        """Move the last price; resting limit orders it crosses fill at their own price."""
-        product = self.products[product_id]
-        product.price = price
-        for order in self.orders.values():
-            limit = order.limit_price
-            if order.status != "OPEN" or order.product is not product or limit is None:
-                continue
-            if (order.side == "BUY" and limit >= product.ask) or (
-                order.side == "SELL" and limit <= product.bid
-            ):
-                self._fill(order, limit)
+    # -- what set_price needs ---------------------------------------------------------------
+
+    def resting(self, market: Product) -> list[tuple[CoinbaseOrder, bool, Decimal]]:
+        return [
+            (o, o.side == "BUY", o.limit_price)
+            for o in self.orders.values()
+            if o.status == "OPEN" and o.product is market and o.limit_price is not None
+        ]
+
+    def fill_resting(self, order: CoinbaseOrder, price: Decimal) -> None:
+        self._fill(order, price)

@@ -40,8 +40,6 @@ from scaffolder.standin.gemini_market import (
     TIME_FRAMES_MS,
     GeminiError,
     GeminiSymbol,
-    default_balances,
-    default_symbols,
     exchange_page,
 )
 from scaffolder.standin.gemini_state import GeminiState
@@ -49,8 +47,6 @@ from scaffolder.standin.ledger import LedgerStandIn
 from scaffolder.standin.server import (
     Incoming,
     Reply,
-    balances_or,
-    copies_or,
     fault_replies,
 )
 
@@ -131,30 +127,18 @@ class GeminiStandIn(LedgerStandIn):
     """
 
     server_version = "GeminiStandIn/1.0"
+    account = GeminiState
 
     def __init__(
         self,
         api_key: str = CANARY_API_KEY,
         secret: str = CANARY_SECRET,
         *,
-        host: str = "127.0.0.1",
-        port: int = 0,
         symbols: Iterable[GeminiSymbol] | None = None,
         balances: Mapping[str, Decimal | int | str] | None = None,
-        clock: Callable[[], int] | None = None,
-        fault_delay: float = 2.0,
-        verbose: bool = False,
+        **server: Any,
     ) -> None:
-        super().__init__(
-            host=host, port=port, clock=clock, fault_delay=fault_delay, verbose=verbose
-        )
-        self.api_key = api_key
-        self.secret = secret
-        self.state = GeminiState(
-            copies_or(symbols, default_symbols),
-            balances_or(balances, default_balances),
-            self.clock,
-        )
+        super().__init__(api_key, secret, symbols, balances, **server)
         self.last_nonce: int | None = None
         self.signatures: list[str] = []
 
@@ -191,9 +175,9 @@ class GeminiStandIn(LedgerStandIn):
             return Reply.json(200, PRIVATE[path](self.state, payload))
         if method == "GET":
             if path == "/v1/symbols":
-                return Reply.json(200, list(self.state.symbols))
+                return Reply.json(200, list(self.state.markets))
             if path == "/":
-                page = exchange_page(list(self.state.symbols.values()))
+                page = exchange_page(list(self.state.markets.values()))
                 return Reply(200, page.encode(), "text/html; charset=utf-8")
             match = _PUBTICKER.match(path)
             if match:

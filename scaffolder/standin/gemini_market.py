@@ -16,9 +16,8 @@ from typing import Any
 
 from scaffolder.standin import price_series
 from scaffolder.standin.ledger import plain, positive_decimal
-from scaffolder.standin.server import ExchangeRefusal, Reply
-
-JSON = dict[str, Any]
+from scaffolder.standin.server import JSON, ExchangeRefusal, Reply
+from scaffolder.standin.spot import SpotMarket
 
 #: ``time_frame`` path values of ``GET /v2/candles/{symbol}/{time_frame}``, in milliseconds.
 TIME_FRAMES_MS: dict[str, int] = {
@@ -71,7 +70,7 @@ def parse_decimal(raw: Any, reason: str, what: str) -> Decimal:
 
 
 @dataclass
-class GeminiSymbol:
+class GeminiSymbol(SpotMarket):
     """One spot market: lower-case id, currencies, reference price and increments.
 
     ``tick`` is the price increment (Gemini's ``quote_increment``), ``step`` the amount
@@ -87,19 +86,6 @@ class GeminiSymbol:
     step: Decimal = Decimal("0.00000001")
     min_order_size: Decimal = Decimal("0.00001")
     base_volume: Decimal = Decimal("50")
-
-    @property
-    def bid(self) -> Decimal:
-        return self.price
-
-    @property
-    def ask(self) -> Decimal:
-        return self.price + self.tick
-
-    def series(self) -> price_series.Market:
-        return price_series.Market(
-            self.id, self.price, self.tick, self.step, self.tick, self.base_volume
-        )
 
     def pubticker(self, now: int) -> JSON:
         """``GET /v1/pubticker/{symbol}``."""

@@ -11,7 +11,7 @@ it is cancelled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,10 +21,12 @@ from scaffolder.standin.gemini_market import (
     GeminiError,
     GeminiSymbol,
     amount_text,
+    default_balances,
+    default_symbols,
     parse_decimal,
     price_text,
 )
-from scaffolder.standin.ledger import Ledger
+from scaffolder.standin.spot import Defaults, SpotAccount
 
 #: Order ids start here (Gemini's are 11-12 digit numbers).
 FIRST_ORDER_ID = 106_000_000_001
@@ -86,26 +88,17 @@ class GeminiOrder:
         return body
 
 
-class GeminiState:
-    """Symbols, balances and orders of one stand-in account, plus the private endpoints."""
+class GeminiState(SpotAccount[GeminiSymbol, GeminiOrder]):
+    """Symbols (``markets``), balances and orders of one stand-in account, plus the private
+    endpoints."""
 
-    def __init__(
-        self,
-        symbols: Iterable[GeminiSymbol],
-        balances: Mapping[str, Decimal],
-        clock: Callable[[], int],
-    ) -> None:
-        self.symbols: dict[str, GeminiSymbol] = {s.id: s for s in symbols}
-        self.clock = clock
-        self.ledger = Ledger(balances, self.symbols.values())
-        self.orders: dict[int, GeminiOrder] = {}
-        self.orders_created = 0
+    defaults = Defaults(default_symbols, default_balances)
 
     # -- helpers -----------------------------------------------------------------------------
 
     def symbol(self, raw: Any) -> GeminiSymbol:
         """The market named ``raw`` (case-insensitive), else Gemini's ``InvalidSymbol``."""
-        spec = self.symbols.get(str(raw or "").lower())
+        spec = self.markets.get(str(raw or "").lower())
         if spec is None:
             raise GeminiError("InvalidSymbol", f"Invalid symbol: {raw}")
         return spec
@@ -124,23 +117,10 @@ class GeminiState:
 
     def _settle(self, order: GeminiOrder, price: Decimal) -> None:
         """Fill the whole order at ``price``: release its hold, move both currencies."""
-        self._release(order)
-        spec = order.symbol
-        self.ledger.trade(
-            spec.base, spec.quote, buy=order.side == "buy", size=order.amount, price=price
-        )
-        order.executed, order.avg_price, order.is_live = order.amount, price, False
-
-    def _funding(self, order: GeminiOrder) -> str:
-        return order.symbol.quote if order.side == "buy" else order.symbol.base
-
-    def _hold(self, order: GeminiOrder) -> None:
-        order.held = order.amount * order.price if order.side == "buy" else order.amount
-        self.ledger.hold(self._funding(order), order.held)
-
-    def _release(self, order: GeminiOrder) -> None:
-        self.ledger.release(self._funding(order), order.held)
+        buy = order.side == "buy"
+        self.settle(order.symbol, buy=buy, size=order.amount, price=price, held=order.held)
         order.held = Decimal(0)
+        order.executed, order.avg_price, order.is_live = order.amount, price, False
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -184,8 +164,8 @@ class GeminiState:
             raise GeminiError("ConflictingOptions", "A single order supports a single option")
         if any(option not in _OPTIONS for option in options):
             raise GeminiError("UnsupportedOption", f"Option {options[0]} is not supported")
-        needed = amount * price if side == "buy" else amount
-        if self.ledger.available(spec.quote if side == "buy" else spec.base) < needed:
+        buy = side == "buy"
+        if not self.affords(spec, buy=buy, size=amount, price=price):
             raise GeminiError(
                 "InsufficientFunds",
                 f"Failed to place {side} order on symbol '{spec.id.upper()}' for price "
@@ -205,13 +185,13 @@ class GeminiState:
         )
         self.orders[order.order_id] = order
         self.orders_created += 1
-        crosses = price >= spec.ask if side == "buy" else price <= spec.bid
+        crosses = spec.crosses(price, buy=buy)
         if crosses and options != ["maker-or-cancel"]:
-            self._settle(order, spec.ask if side == "buy" else spec.bid)
+            self._settle(order, spec.taker_price(buy=buy))
         elif crosses or options:  # maker-or-cancel would take; IOC/FOK found nothing
             order.is_live, order.is_cancelled = False, True
         else:
-            self._hold(order)
+            order.held = self.hold(spec, buy=buy, size=amount, price=price)
         return order.render()
 
     def order_status(self, payload: Mapping[str, Any]) -> JSON:
@@ -225,7 +205,8 @@ class GeminiState:
             raise GeminiError("MissingOrderField", "Missing required field: order_id")
         order = self._order({"order_id": payload["order_id"]})
         if order.is_live:
-            self._release(order)
+            self.release(order.symbol, buy=order.side == "buy", held=order.held)
+            order.held = Decimal(0)
             order.is_live, order.is_cancelled = False, True
         return order.render()
 
@@ -235,11 +216,14 @@ class GeminiState:
             o.render() for o in sorted(self.orders.values(), key=lambda o: o.order_id) if o.is_live
         ]
 
-    def set_price(self, symbol: str, price: Decimal) -> None:
-        """Move the last price; resting limit orders it crosses fill at their own price."""
-        spec = self.symbols[symbol]
-        spec.price = price
-        for order in self.orders.values():
-            crossed = order.price >= spec.ask if order.side == "buy" else order.price <= spec.bid
-            if order.is_live and order.symbol is spec and crossed:
-                self._settle(order, order.price)
+    # -- what set_price needs ---------------------------------------------------------------
+
+    def resting(self, market: GeminiSymbol) -> list[tuple[GeminiOrder, bool, Decimal]]:
+        return [
+            (o, o.side == "buy", o.price)
+            for o in self.orders.values()
+            if o.is_live and o.symbol is market
+        ]
+
+    def fill_resting(self, order: GeminiOrder, price: Decimal) -> None:
+        self._settle(order, price)

@@ -66,10 +66,34 @@ class Ledger:
 
 
 class LedgerStandIn(StandInServer):
-    """Test controls of a stand-in whose ``state`` keeps a :class:`Ledger` in ``ledger``,
-    counts ``orders_created`` and can ``set_price(market, price)``."""
+    """A stand-in with one account: its credentials, its ``state`` (an ``account``, a
+    :class:`~scaffolder.standin.spot.SpotAccount` that keeps a :class:`Ledger` in ``ledger``,
+    counts ``orders_created`` and can ``set_price(market, price)``) and the test controls.
 
-    state: Any
+    Args:
+        api_key: the only accepted API key.
+        secret: the signing secret.
+        markets: the exchange's market specifications (copied), else the account's defaults.
+        balances: starting balances, else the account's defaults.
+        server: ``host``, ``port``, ``clock``, ``fault_delay``, ``verbose``: see
+            :class:`StandInServer`.
+    """
+
+    #: The exchange's account class (a ``SpotAccount``): ``state`` is one.
+    account: Any
+
+    def __init__(
+        self,
+        api_key: str,
+        secret: str,
+        markets: Iterable[Any] | None,
+        balances: Mapping[str, Decimal | int | str] | None,
+        **server: Any,
+    ) -> None:
+        super().__init__(**server)
+        self.api_key = api_key
+        self.secret = secret
+        self.state = self.account(markets, balances, self.clock)
 
     @property
     def orders_created(self) -> int:

@@ -24,7 +24,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
@@ -60,6 +59,8 @@ HTML_ERROR_PAGE = (
 )
 
 JSON_CONTENT_TYPE = "application/json"
+#: A JSON object, as the stand-ins build their answers.
+JSON = dict[str, Any]
 
 
 class RecordedRequest(NamedTuple):
@@ -172,21 +173,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 Self = TypeVar("Self", bound="StandInServer")
-Item = TypeVar("Item")
-
-
-def copies_or(items: Iterable[Item] | None, default: Callable[[], list[Item]]) -> list[Item]:
-    """Copies of the given market specifications (the caller's stay untouched), or defaults."""
-    return [dataclasses.replace(i) for i in items] if items is not None else default()  # type: ignore[type-var]
-
-
-def balances_or(
-    balances: Mapping[str, Decimal | int | str] | None, default: Callable[[], dict[str, Decimal]]
-) -> dict[str, Decimal]:
-    """Starting balances as decimals, or defaults."""
-    if balances is None:
-        return default()
-    return {currency: Decimal(str(amount)) for currency, amount in balances.items()}
 
 
 class StandInServer:
