@@ -64,7 +64,7 @@ class Order:
     time: int
     update_time: int
     status: str = "NEW"
-    locked: Decimal = Decimal(0)
+    held: Decimal = Decimal(0)
     fills: list[Fill] = field(default_factory=list)
 
     @property

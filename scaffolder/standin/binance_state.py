@@ -110,8 +110,7 @@ class ExchangeState(SpotAccount[SymbolSpec, Order]):
     ) -> None:
         """Fill the whole remaining quantity at ``price`` and settle balances."""
         qty = order.orig_qty - order.executed_qty
-        self.settle(spec, buy=order.side == "BUY", size=qty, price=price, held=order.locked)
-        order.locked = Decimal(0)
+        self.settle(order, spec, buy=order.side == "BUY", size=qty, price=price)
         order.fills.append(Fill(self.number("trade"), price, qty, now, maker))
         order.status, order.update_time = "FILLED", now
 
@@ -265,7 +264,7 @@ class ExchangeState(SpotAccount[SymbolSpec, Order]):
         elif request.time_in_force in ("IOC", "FOK"):
             order.status = "EXPIRED"
         else:
-            order.locked = self.hold(spec, buy=buy, size=qty, price=price)
+            self.hold(order, spec, buy=buy, size=qty, price=price)
         commission_asset = spec.base if side == "BUY" else spec.quote
         return order.new_order_response(request.resp_type, commission_asset)
 
@@ -286,8 +285,7 @@ class ExchangeState(SpotAccount[SymbolSpec, Order]):
     def _cancel(self, order: Order, cancel_client_id: str | None) -> JSON:
         now = self.clock()
         spec = self.markets[order.symbol]
-        self.release(spec, buy=order.side == "BUY", held=order.locked)
-        order.locked = Decimal(0)
+        self.release(order, spec, buy=order.side == "BUY")
         order.status, order.update_time = "CANCELED", now
         generated = stable_id("cancel", self.number("cancel"))  # numbered on every cancel
         return order.cancel_response(cancel_client_id or generated, now)

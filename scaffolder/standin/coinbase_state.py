@@ -284,13 +284,12 @@ class CoinbaseState(SpotAccount[Product, CoinbaseOrder]):
         if crosses:
             self._fill(order, product.taker_price(buy=buy))
         else:
-            order.held = self.hold(product, buy=buy, size=size, price=limit)
+            self.hold(order, product, buy=buy, size=size, price=limit)
         return order.success()
 
     def _fill(self, order: CoinbaseOrder, price: Decimal) -> None:
         buy, size = order.side == "BUY", order.base_size
-        self.settle(order.product, buy=buy, size=size, price=price, held=order.held)
-        order.held = Decimal(0)
+        self.settle(order, order.product, buy=buy, size=size, price=price)
         order.filled, order.average, order.status = size, price, "FILLED"
         order.last_fill = self.clock()
 
@@ -329,8 +328,7 @@ class CoinbaseState(SpotAccount[Product, CoinbaseOrder]):
                     }
                 )
                 continue
-            self.release(order.product, buy=order.side == "BUY", held=order.held)
-            order.held = Decimal(0)
+            self.release(order, order.product, buy=order.side == "BUY")
             order.status = "CANCELLED"
             results.append(
                 {

@@ -118,8 +118,7 @@ class GeminiState(SpotAccount[GeminiSymbol, GeminiOrder]):
     def _settle(self, order: GeminiOrder, price: Decimal) -> None:
         """Fill the whole order at ``price``: release its hold, move both currencies."""
         buy = order.side == "buy"
-        self.settle(order.symbol, buy=buy, size=order.amount, price=price, held=order.held)
-        order.held = Decimal(0)
+        self.settle(order, order.symbol, buy=buy, size=order.amount, price=price)
         order.executed, order.avg_price, order.is_live = order.amount, price, False
 
     # -- endpoints ---------------------------------------------------------------------------
@@ -191,7 +190,7 @@ class GeminiState(SpotAccount[GeminiSymbol, GeminiOrder]):
         elif crosses or options:  # maker-or-cancel would take; IOC/FOK found nothing
             order.is_live, order.is_cancelled = False, True
         else:
-            order.held = self.hold(spec, buy=buy, size=amount, price=price)
+            self.hold(order, spec, buy=buy, size=amount, price=price)
         return order.render()
 
     def order_status(self, payload: Mapping[str, Any]) -> JSON:
@@ -205,8 +204,7 @@ class GeminiState(SpotAccount[GeminiSymbol, GeminiOrder]):
             raise GeminiError("MissingOrderField", "Missing required field: order_id")
         order = self._order({"order_id": payload["order_id"]})
         if order.is_live:
-            self.release(order.symbol, buy=order.side == "buy", held=order.held)
-            order.held = Decimal(0)
+            self.release(order, order.symbol, buy=order.side == "buy")
             order.is_live, order.is_cancelled = False, True
         return order.render()
 

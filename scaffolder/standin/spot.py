@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from scaffolder.standin import price_series
 from scaffolder.standin.ledger import Ledger, TradedPair
@@ -98,6 +98,12 @@ Market = TypeVar("Market", bound=SpotMarket)
 Order = TypeVar("Order")
 
 
+class Holding(Protocol):
+    """An order as the account sees its funds: the amount it holds while it rests."""
+
+    held: Decimal
+
+
 @dataclass(frozen=True)
 class Defaults:
     """What an exchange's account lists and holds unless told otherwise."""
@@ -150,21 +156,23 @@ class SpotAccount(Generic[Market, Order]):
         currency, amount = spends(market, buy=buy, size=size, price=price)
         return self.ledger.available(currency) >= amount
 
-    def hold(self, market: Market, *, buy: bool, size: Decimal, price: Decimal) -> Decimal:
-        """Hold what a resting order spends; returns the amount held."""
-        currency, amount = spends(market, buy=buy, size=size, price=price)
-        self.ledger.hold(currency, amount)
-        return amount
+    def hold(
+        self, order: Holding, market: Market, *, buy: bool, size: Decimal, price: Decimal
+    ) -> None:
+        """Hold what a resting order spends (in ``order.held``)."""
+        currency, order.held = spends(market, buy=buy, size=size, price=price)
+        self.ledger.hold(currency, order.held)
 
-    def release(self, market: Market, *, buy: bool, held: Decimal) -> None:
-        """Release what an order held (it filled, or it was cancelled)."""
-        self.ledger.release(funding(market, buy=buy), held)
+    def release(self, order: Holding, market: Market, *, buy: bool) -> None:
+        """Release what an order holds (it filled, or it was cancelled)."""
+        self.ledger.release(funding(market, buy=buy), order.held)
+        order.held = Decimal(0)
 
     def settle(
-        self, market: Market, *, buy: bool, size: Decimal, price: Decimal, held: Decimal
+        self, order: Holding, market: Market, *, buy: bool, size: Decimal, price: Decimal
     ) -> None:
-        """Fill an order: release what it ``held`` and trade ``size`` at ``price``."""
-        self.release(market, buy=buy, held=held)
+        """Fill an order: release what it holds and trade ``size`` at ``price``."""
+        self.release(order, market, buy=buy)
         self.ledger.trade(market.base, market.quote, buy=buy, size=size, price=price)
 
     # -- prices ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ through them."""
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
@@ -92,11 +93,23 @@ def test_holds_are_released_when_an_order_settles_and_it_trades_both_currencies(
     size, price = Decimal("1"), Decimal("3000")
     assert account.affords(market, buy=True, size=size, price=price)
     assert not account.affords(market, buy=True, size=size * 4, price=price)
-    held = account.hold(market, buy=True, size=size, price=price)
-    assert held == 3000 and account.ledger.available("USD") == 7000
-    account.settle(market, buy=True, size=size, price=Decimal("2990"), held=held)
+    order = SimpleNamespace(held=Decimal(0))
+    account.hold(order, market, buy=True, size=size, price=price)
+    assert order.held == 3000 and account.ledger.available("USD") == 7000
+    account.settle(order, market, buy=True, size=size, price=Decimal("2990"))
     assert account.ledger.available("USD") == 7010 and account.ledger.amount["ETH"] == 1
-    assert account.ledger.held["USD"] == 0
+    assert order.held == 0 and account.ledger.held["USD"] == 0
+
+
+def test_a_cancelled_order_gives_back_what_it_held():
+    market, _, _ = MARKETS["gemini"]
+    account = GeminiState([market], {"USD": 0, "ETH": 5}, _clock)
+    order = SimpleNamespace(held=Decimal(0))
+    account.hold(order, market, buy=False, size=Decimal("2"), price=Decimal("4000"))
+    assert order.held == 2 and account.ledger.available("ETH") == 3
+    account.release(order, market, buy=False)
+    assert order.held == 0 and account.ledger.available("ETH") == 5
+    assert account.ledger.amount == {"ETH": 5, "USD": 0}
 
 
 def test_numbers_count_up_per_kind():
