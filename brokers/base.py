@@ -8,14 +8,19 @@ symbol supported? a limit order has a price?) live here once, so no broker can f
 from __future__ import annotations
 
 import abc
+import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from brokers.errors import (
+    BrokerError,
+    ConfigError,
     InvalidOrderError,
     InvalidSymbolError,
     NotConnectedError,
     NotSupportedError,
+    map_exception,
 )
 from brokers.order_checks import (
     ORDER_SIDES,
@@ -28,6 +33,7 @@ from brokers.order_checks import (
     number_or_none,
     to_decimal,
 )
+from brokers.retry import call_with_retry, cancel_with_retry, place_order_once
 from brokers.shapes import (
     OHLCV,
     Balance,
@@ -37,6 +43,7 @@ from brokers.shapes import (
     OrderType,
     Position,
     Ticker,
+    is_cancelled,
 )
 
 if TYPE_CHECKING:
@@ -59,6 +66,7 @@ __all__ = [
 
 #: What an amount or a price may be given as (floats are read through their repr).
 Number = float | int | str | Decimal
+T = TypeVar("T")
 
 
 class BaseBroker(abc.ABC):
@@ -68,6 +76,9 @@ class BaseBroker(abc.ABC):
     :meth:`_require_symbol` first, so that refusals happen before any request is made. Orders
     enter through :meth:`create_order` here, which checks them and hands the subclass's
     :meth:`_place_order` an exact, rounded :class:`~brokers.order_checks.OrderRequest`.
+    Requests go through the one retry policy (:mod:`brokers.retry`) by :meth:`_retried`,
+    :meth:`_place_once` and :meth:`_cancel_retried`, with the config's policy, the broker's
+    error mapping (:meth:`_to_error`) and its ``sleep``.
     """
 
     #: Registry name of the broker (``binance``, ``kraken``...). Set by each broker class.
@@ -86,19 +97,37 @@ class BaseBroker(abc.ABC):
 
         return AuthNames()
 
-    def __init__(self, config: BrokerConfig) -> None:
+    def __init__(
+        self, config: BrokerConfig, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.config = config
+        self.name = self.name or config.name
+        self._sleep = sleep
         self._connected = False
         self._stream: TickerSubscriptions | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    @abc.abstractmethod
     def connect(self) -> bool:
-        """Open the session and load what the broker needs (markets). True when ready."""
+        """Open the session and load what the broker needs (:meth:`_open`). True when ready;
+        when loading fails, the broker stays disconnected."""
+        self._open()
+        self._connected = True
+        return True
 
     @abc.abstractmethod
+    def _open(self) -> None:
+        """What :meth:`connect` does before the broker is ready: open a session, load markets."""
+
     def disconnect(self) -> None:
-        """Close the session. Safe to call twice."""
+        """Stop the ticker subscriptions and close the session (:meth:`_close_session`). Safe
+        to call twice; the next :meth:`connect` starts afresh."""
+        self._connected = False
+        self._close_stream()
+        self._close_session()
+
+    @abc.abstractmethod
+    def _close_session(self) -> None:
+        """Close what :meth:`connect` opened (an HTTP session). Safe to call twice."""
 
     def is_connected(self) -> bool:
         """Whether :meth:`connect` succeeded and :meth:`disconnect` has not been called since."""
@@ -238,6 +267,60 @@ class BaseBroker(abc.ABC):
             raise NotSupportedError(
                 f"{self.name} cannot {what}: it has no {method}", broker=self.name
             )
+
+    def _config_error(self, message: str, pointer: str) -> ConfigError:
+        """A refusal of this broker's config file at JSON ``pointer`` (``/settings/testnet``)."""
+        return ConfigError(message, pointer=pointer, path=self.config.source, broker=self.name)
+
+    # -- requests, through the one retry policy -------------------------------------------
+    def _to_error(self, exc: BaseException) -> BrokerError:
+        """Our error for what a request raised (:func:`brokers.errors.map_exception`)."""
+        return map_exception(exc, broker=self.name)
+
+    def _retried(self, fn: Callable[[], T], describe: str) -> T:
+        """``fn``, an idempotent request, retried (:func:`brokers.retry.call_with_retry`)."""
+        return call_with_retry(
+            fn,
+            policy=self.config.settings.retry,
+            describe=f"{self.name}: {describe}",
+            to_error=self._to_error,
+            sleep=self._sleep,
+        )
+
+    def _place_once(
+        self,
+        send: Callable[[], Order],
+        find: Callable[[], Order | None] | None,
+        client_id: str,
+        unfindable: str | None = None,
+    ) -> Order:
+        """An order sent at most once per proven absence (:func:`brokers.retry.place_order_once`;
+        ``unfindable`` says why ``find`` is None and what to check)."""
+        return place_order_once(
+            send,
+            find,
+            client_order_id=client_id,
+            policy=self.config.settings.retry,
+            to_error=self._to_error,
+            sleep=self._sleep,
+            broker=self.name,
+            **({"unfindable": unfindable} if unfindable else {}),
+        )
+
+    def _cancel_retried(
+        self, order_id: str, cancel: Callable[[], Order], look_up: Callable[[], Order] | None
+    ) -> Order:
+        """``cancel`` retried like a read, seeing through a lost answer with ``look_up``
+        (:func:`brokers.retry.cancel_with_retry`)."""
+        return cancel_with_retry(
+            cancel,
+            look_up,
+            is_cancelled,
+            policy=self.config.settings.retry,
+            describe=f"{self.name}: cancel order {order_id}",
+            to_error=self._to_error,
+            sleep=self._sleep,
+        )
 
     def market_rules(self, symbol: str) -> MarketRules:
         """``symbol``'s step, tick, minimums and kind; none known by default."""

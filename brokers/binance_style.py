@@ -26,7 +26,17 @@ from brokers.errors import (
     RateLimitError,
 )
 from brokers.order_checks import OrderRequest, plain
-from brokers.shapes import Balance, Order, Ticker, balance_entry, normalize_status, to_float, to_int
+from brokers.shapes import (
+    Balance,
+    Order,
+    Ticker,
+    balance_entry,
+    normalize_status,
+    ticker_from,
+    ticker_keys,
+    to_float,
+    to_int,
+)
 from brokers.websocket_stream import StreamReply
 
 #: Binance-style error codes -> our errors (exchanges that copy Binance's API copy these too).
@@ -86,19 +96,17 @@ def balance_of(data: Any) -> Balance:
     return result
 
 
+#: Where a 24h statistics object, and a ``24hrTicker`` stream event, keep the ticker's numbers
+#: (:data:`brokers.shapes.TICKER_NUMBERS`).
+_TICKER_KEYS = ticker_keys(
+    "lastPrice", "bidPrice", "askPrice", "highPrice", "lowPrice", "volume", "quoteVolume"
+)
+_EVENT_KEYS = ticker_keys("c", "b", "a", "h", "l", "v", "q")
+
+
 def ticker_of(data: Any, symbol: str) -> Ticker:
     """Ticker from a 24h statistics object."""
-    return {
-        "symbol": symbol,
-        "timestamp": to_int(data.get("closeTime")),
-        "last": to_float(data.get("lastPrice")),
-        "bid": to_float(data.get("bidPrice")),
-        "ask": to_float(data.get("askPrice")),
-        "high": to_float(data.get("highPrice")),
-        "low": to_float(data.get("lowPrice")),
-        "base_volume": to_float(data.get("volume")),
-        "quote_volume": to_float(data.get("quoteVolume")),
-    }
+    return ticker_from(data, _TICKER_KEYS, symbol, data.get("closeTime"))
 
 
 def order_of(data: Any, symbol_of: Callable[[str], str]) -> Order:
@@ -163,17 +171,8 @@ def stream_message_of(
         raise BadResponseError(
             f"not a 24hrTicker event: {json.dumps(message)[:200]}", broker=broker
         )
-    return {
-        "symbol": symbol_of(str(message["s"])),
-        "timestamp": to_int(message.get("C") or message.get("E")),
-        "last": to_float(message.get("c")),
-        "bid": to_float(message.get("b")),
-        "ask": to_float(message.get("a")),
-        "high": to_float(message.get("h")),
-        "low": to_float(message.get("l")),
-        "base_volume": to_float(message.get("v")),
-        "quote_volume": to_float(message.get("q")),
-    }
+    symbol = symbol_of(str(message["s"]))
+    return ticker_from(message, _EVENT_KEYS, symbol, message.get("C") or message.get("E"))
 
 
 def stream_error(

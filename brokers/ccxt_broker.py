@@ -11,10 +11,9 @@ overridden method.
 from __future__ import annotations
 
 import importlib
-import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from brokers.base import BaseBroker, balance_positions
 from brokers.ccxt_errors import ccxt_error
@@ -24,7 +23,6 @@ from brokers.config import CCXT_CREDENTIALS, BrokerConfig
 from brokers.errors import BrokerError, ConfigError, NotSupportedError
 from brokers.order_checks import MarketRules, OrderRequest, ccxt_market_rules
 from brokers.profile import ExchangeProfile, merged_profile, new_client_order_id
-from brokers.retry import call_with_retry, cancel_with_retry, place_order_once
 from brokers.shapes import (
     OHLCV,
     Balance,
@@ -32,7 +30,6 @@ from brokers.shapes import (
     Position,
     Ticker,
     balance_from_ccxt,
-    is_cancelled,
     ohlcv_from_rows,
     order_from_ccxt,
     position_from_ccxt,
@@ -42,9 +39,6 @@ from brokers.shapes import (
 if TYPE_CHECKING:
     from brokers.ccxt_pro_stream import TickerStream
     from brokers.signing import AuthNames
-
-T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 class CcxtBroker(BaseBroker):
@@ -82,10 +76,8 @@ class CcxtBroker(BaseBroker):
         markets: dict[str, Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(config)
-        self.name = self.name or config.name
+        super().__init__(config, sleep=sleep)
         self._markets_snapshot = markets
-        self._sleep = sleep
         self._exchange: Any = None
         self._rules_of: tuple[Any, dict[str, MarketRules]] = (None, {})
 
@@ -120,12 +112,10 @@ class CcxtBroker(BaseBroker):
             )
         exchange = klass(self._exchange_params())
         if self.config.settings.testnet and not exchange.urls.get("test"):
-            raise ConfigError(
+            raise self._config_error(
                 f"{exchange_id} has no testnet/sandbox in ccxt; set settings.testnet to false "
                 "only if you mean to trade on the live exchange",
-                pointer="/settings/testnet",
-                path=self.config.source,
-                broker=self.name,
+                "/settings/testnet",
             )
         self._point(exchange)
         guard_fetch(exchange, ccxt, exchange_id)
@@ -165,30 +155,24 @@ class CcxtBroker(BaseBroker):
         else:
             exchange.urls["api"] = merged(exchange.urls["api"], overrides)
 
-    def connect(self) -> bool:
+    def _open(self) -> None:
         """Create the ccxt exchange and load markets (or the snapshot given at construction)."""
         exchange = self.exchange
         if self._markets_snapshot is not None:
             exchange.set_markets(self._markets_snapshot)
         else:
-            self._read(lambda: exchange.load_markets(), "load markets")
+            self._retried(lambda: exchange.load_markets(), "load markets")
         missing = [p for p in self.config.supported_pairs if p not in exchange.markets]
         if missing:
-            raise ConfigError(
+            raise self._config_error(
                 f"{self.name} does not list {', '.join(missing)}"
                 + (" on its testnet" if self.config.settings.testnet else "")
                 + "; remove them from supported_pairs",
-                pointer="/supported_pairs",
-                path=self.config.source,
-                broker=self.name,
+                "/supported_pairs",
             )
-        self._connected = True
-        return True
 
-    def disconnect(self) -> None:
-        """Forget the session and stop subscriptions; the next ``connect`` starts afresh."""
-        self._connected = False
-        self._close_stream()
+    def _close_session(self) -> None:
+        """Close ccxt's HTTP session and forget the exchange (``connect`` makes a new one)."""
         if self._exchange is not None:
             session = getattr(self._exchange, "session", None)
             if session is not None:
@@ -247,21 +231,12 @@ class CcxtBroker(BaseBroker):
             not_found_messages=self.order_not_found_messages,
         )
 
-    def _read(self, fn: Callable[[], T], describe: str) -> T:
-        return call_with_retry(
-            fn,
-            policy=self.config.settings.retry,
-            describe=f"{self.name}: {describe}",
-            to_error=self._to_error,
-            sleep=self._sleep,
-        )
-
     # -- market data -----------------------------------------------------------------------
     def get_balance(self) -> Balance:
         """Balances per currency, from ``fetch_balance``."""
         self._require_connected()
         self._require("fetchBalance", "fetch balances")
-        return balance_from_ccxt(self._read(self.exchange.fetch_balance, "fetch balance"))
+        return balance_from_ccxt(self._retried(self.exchange.fetch_balance, "fetch balance"))
 
     def get_ticker(self, symbol: str) -> Ticker:
         """The ticker of ``symbol``, from ``fetch_ticker``."""
@@ -269,7 +244,7 @@ class CcxtBroker(BaseBroker):
         self._require_symbol(symbol)
         self._require("fetchTicker", "fetch tickers")
         return ticker_from_ccxt(
-            self._read(lambda: self.exchange.fetch_ticker(symbol), "fetch ticker")
+            self._retried(lambda: self.exchange.fetch_ticker(symbol), "fetch ticker")
         )
 
     def get_ohlcv(
@@ -286,7 +261,7 @@ class CcxtBroker(BaseBroker):
                 f"{', '.join(timeframes)}",
                 broker=self.name,
             )
-        rows = self._read(
+        rows = self._retried(
             lambda: self.exchange.fetch_ohlcv(symbol, timeframe, since, limit), "fetch candles"
         )
         return ohlcv_from_rows(rows)
@@ -350,15 +325,8 @@ class CcxtBroker(BaseBroker):
                 f"no look-up of {self.name} can prove an order absent; check its open and "
                 f"recent orders of {symbol} for client order id {client_id}"
             )
-        return place_order_once(
-            send,
-            find if param and self._can_find() else None,
-            client_order_id=client_id,
-            policy=self.config.settings.retry,
-            to_error=self._to_error,
-            sleep=self._sleep,
-            broker=self.name,
-            unfindable=unfindable,
+        return self._place_once(
+            send, find if param and self._can_find() else None, client_id, unfindable
         )
 
     @property
@@ -398,14 +366,10 @@ class CcxtBroker(BaseBroker):
         def look_up() -> Order:
             return order_from_ccxt(self.exchange.fetch_order(order_id, symbol))
 
-        order = cancel_with_retry(
+        order = self._cancel_retried(
+            order_id,
             lambda: order_from_ccxt(self.exchange.cancel_order(order_id, symbol)),
             look_up if self.has("fetchOrder") else None,
-            is_cancelled,
-            policy=self.config.settings.retry,
-            describe=f"{self.name}: cancel order {order_id}",
-            to_error=self._to_error,
-            sleep=self._sleep,
         )
         if not (order["side"] and order["symbol"]) and self.has("fetchOrder"):
             # Some exchanges answer a cancel with the id alone (Coinbase: success, order_id):
@@ -421,7 +385,7 @@ class CcxtBroker(BaseBroker):
         self._require_symbol(symbol)
         self._require("fetchOrder", "fetch orders")
         return order_from_ccxt(
-            self._read(lambda: self.exchange.fetch_order(order_id, symbol), "fetch order")
+            self._retried(lambda: self.exchange.fetch_order(order_id, symbol), "fetch order")
         )
 
     def get_open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -435,7 +399,7 @@ class CcxtBroker(BaseBroker):
         return orders
 
     def _fetch_open_orders(self, symbol: str) -> list[dict[str, Any]]:
-        raw: list[dict[str, Any]] = self._read(
+        raw: list[dict[str, Any]] = self._retried(
             lambda: self.exchange.fetch_open_orders(symbol), "fetch open orders"
         )
         return raw
@@ -447,6 +411,6 @@ class CcxtBroker(BaseBroker):
         if self.config.futures_enabled:
             self._require("fetchPositions", "fetch positions")
             pairs = list(self.config.supported_pairs) or None
-            raw = self._read(lambda: self.exchange.fetch_positions(pairs), "fetch positions")
+            raw = self._retried(lambda: self.exchange.fetch_positions(pairs), "fetch positions")
             return [position_from_ccxt(p) for p in raw if float(p.get("contracts") or 0)]
         return balance_positions(self.get_balance(), list(self.config.supported_pairs))

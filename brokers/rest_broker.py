@@ -26,12 +26,11 @@ from brokers import binance_style
 from brokers.base import BaseBroker, balance_positions
 from brokers.binance_style import BINANCE_STYLE_ENDPOINTS, BINANCE_STYLE_ERRORS
 from brokers.config import BrokerConfig
-from brokers.errors import BrokerError, ConfigError, OrderNotFoundError, map_exception
+from brokers.errors import BrokerError, OrderNotFoundError
 from brokers.order_checks import MarketRules, OrderRequest, number_or_none
 from brokers.profile import new_client_order_id
 from brokers.rest_answers import decode_answer
-from brokers.retry import call_with_retry, cancel_with_retry, place_order_once
-from brokers.shapes import OHLCV, Balance, Order, Position, Ticker, is_cancelled, ohlcv_from_rows
+from brokers.shapes import OHLCV, Balance, Order, Position, Ticker, ohlcv_from_rows
 from brokers.signing import AuthNames, Scheme, Signer
 from brokers.websocket_stream import StreamReply
 
@@ -70,10 +69,8 @@ class RestBroker(BaseBroker):
         clock: Callable[[], int] | None = None,
         markets: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        super().__init__(config)
-        self.name = self.name or config.name
+        super().__init__(config, sleep=sleep)
         self._session = session
-        self._sleep = sleep
         self._last_request = 0.0
         self.signer = Signer(
             api_key=config.credentials.get("api_key", ""),
@@ -113,12 +110,10 @@ class RestBroker(BaseBroker):
         """The stream root: ``custom_settings.ws_url``/``testnet_ws_url`` if set, else the class's."""
         url = self._pick_url("ws_url", "testnet_ws_url", "testnet WebSocket URL")
         if not url:
-            raise ConfigError(
+            raise self._config_error(
                 f"{self.name} has no WebSocket URL; set ws_url in the broker class or "
                 "custom_settings.ws_url",
-                pointer="/custom_settings",
-                path=self.config.source,
-                broker=self.name,
+                "/custom_settings",
             )
         return url
 
@@ -127,12 +122,10 @@ class RestBroker(BaseBroker):
         if self.config.settings.testnet:
             url = custom.get(testnet_key) or getattr(self, testnet_key)
             if not url:
-                raise ConfigError(
+                raise self._config_error(
                     f"{self.name} has no {what}; set settings.testnet to false only if "
                     "you mean to trade live",
-                    pointer="/settings/testnet",
-                    path=self.config.source,
-                    broker=self.name,
+                    "/settings/testnet",
                 )
             return str(url).rstrip("/")
         return str(custom.get(live_key) or getattr(self, live_key)).rstrip("/")
@@ -145,8 +138,17 @@ class RestBroker(BaseBroker):
         params: dict[str, Any] | None = None,
         *,
         signed: bool = False,
+        read: bool = False,
     ) -> Any:
-        """Send one request and return its decoded JSON; every failure is a BrokerError."""
+        """Send one request and return its decoded JSON; every failure is a BrokerError.
+
+        ``read=True``: an idempotent request, retried by the config's policy (:meth:`_retried`).
+        """
+        if read:
+            return self._retried(
+                lambda: self.request(method, endpoint, params, signed=signed),
+                f"{method} {endpoint}",
+            )
         path = self.endpoints.get(endpoint, endpoint)
         session = self._session or requests.Session()
         self._session = session
@@ -180,25 +182,6 @@ class RestBroker(BaseBroker):
             broker=self.name,
             error_codes=self.error_codes,
             duplicate_order_markers=self.duplicate_order_markers,
-        )
-
-    def _to_error(self, exc: BaseException) -> BrokerError:
-        return map_exception(exc, broker=self.name)
-
-    def _read(
-        self,
-        method: str,
-        endpoint: str,
-        params: dict[str, Any] | None = None,
-        *,
-        signed: bool = False,
-    ) -> Any:
-        return call_with_retry(
-            lambda: self.request(method, endpoint, params, signed=signed),
-            policy=self.config.settings.retry,
-            describe=f"{self.name}: {method} {endpoint}",
-            to_error=self._to_error,
-            sleep=self._sleep,
         )
 
     # -- symbols ---------------------------------------------------------------------------
@@ -247,20 +230,16 @@ class RestBroker(BaseBroker):
         return market_id
 
     # -- lifecycle -------------------------------------------------------------------------
-    def connect(self) -> bool:
+    def _open(self) -> None:
         """Check the exchange answers and load the supported markets (or take the snapshot
         given at construction: a recorded ``markets.json``, so replays fetch no listing)."""
         if self._markets_snapshot is not None:
             self.markets = dict(self._markets_snapshot)
         else:
-            self.markets = self.parse_markets(self._read("GET", "markets"))
-        self._connected = True
-        return True
+            self.markets = self.parse_markets(self.request("GET", "markets", read=True))
 
-    def disconnect(self) -> None:
-        """Stop ticker subscriptions and close the HTTP session."""
-        self._connected = False
-        self._close_stream()
+    def _close_session(self) -> None:
+        """Close the HTTP session (the next request opens a new one)."""
         if self._session is not None:
             self._session.close()
             self._session = None
@@ -316,14 +295,14 @@ class RestBroker(BaseBroker):
     def get_balance(self) -> Balance:
         """Balances per currency."""
         self._require_connected()
-        return self.parse_balance(self._read("GET", "balance", signed=True))
+        return self.parse_balance(self.request("GET", "balance", signed=True, read=True))
 
     def get_ticker(self, symbol: str) -> Ticker:
         """The 24h ticker of ``symbol``."""
         self._require_connected()
         self._require_symbol(symbol)
         return self.parse_ticker(
-            self._read("GET", "ticker", {"symbol": self.market_id(symbol)}), symbol
+            self.request("GET", "ticker", {"symbol": self.market_id(symbol)}, read=True), symbol
         )
 
     def get_ohlcv(
@@ -339,21 +318,17 @@ class RestBroker(BaseBroker):
         }
         if since is not None:
             params["startTime"] = since
-        return ohlcv_from_rows(self._read("GET", "ohlcv", params))
+        return ohlcv_from_rows(self.request("GET", "ohlcv", params, read=True))
 
     def _place_order(self, order: OrderRequest) -> Order:
         """Place a checked order once, looking it up by client id when the answer is lost."""
         client_id = order.client_order_id or new_client_order_id()
         body = self.order_params(order, client_id)
         body.update(order.params)
-        return place_order_once(
+        return self._place_once(
             lambda: self.parse_order(self.request("POST", "order", body, signed=True)),
             lambda: self._find_by_client_id(client_id, order.symbol),
-            client_order_id=client_id,
-            policy=self.config.settings.retry,
-            to_error=self._to_error,
-            sleep=self._sleep,
-            broker=self.name,
+            client_id,
         )
 
     def order_params(self, order: OrderRequest, client_id: str) -> dict[str, Any]:
@@ -379,14 +354,10 @@ class RestBroker(BaseBroker):
         self._require_connected()
         self._require_symbol(symbol)
         params = self._order_query(order_id, symbol)
-        order = cancel_with_retry(
+        order = self._cancel_retried(
+            order_id,
             lambda: self.parse_order(self.request("DELETE", "order", params, signed=True)),
             lambda: self.parse_order(self.request("GET", "order", params, signed=True)),
-            is_cancelled,
-            policy=self.config.settings.retry,
-            describe=f"{self.name}: cancel order {order_id}",
-            to_error=self._to_error,
-            sleep=self._sleep,
         )
         order["status"] = order["status"] or "canceled"
         return order
@@ -396,7 +367,7 @@ class RestBroker(BaseBroker):
         self._require_connected()
         self._require_symbol(symbol)
         params = self._order_query(order_id, symbol)
-        return self.parse_order(self._read("GET", "order", params, signed=True))
+        return self.parse_order(self.request("GET", "order", params, signed=True, read=True))
 
     def _order_query(self, order_id: str, symbol: str | None) -> dict[str, Any]:
         """The parameters that name one order: its id, and its market when the symbol is given."""
@@ -407,7 +378,10 @@ class RestBroker(BaseBroker):
         self._require_connected()
         self._require_symbol(symbol)
         params = {"symbol": self.market_id(symbol)} if symbol else {}
-        return [self.parse_order(o) for o in self._read("GET", "open_orders", params, signed=True)]
+        return [
+            self.parse_order(o)
+            for o in self.request("GET", "open_orders", params, signed=True, read=True)
+        ]
 
     def get_positions(self) -> list[Position]:
         """Spot holdings of the supported pairs' base assets, derived from the balance."""

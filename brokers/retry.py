@@ -13,6 +13,7 @@ and raises if the state cannot be established, naming the client order id.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -150,7 +151,10 @@ def place_order_once(
                     raise
                 raise error from exc
             if find is not None and not isinstance(error, REFUSED_UNEXECUTED):
-                existing = _lookup(find, policy, to_error, sleep, client_order_id, error, broker)
+                read: functools.partial[T | None] = functools.partial(
+                    call_with_retry, policy=policy, to_error=to_error, sleep=sleep
+                )
+                existing = _lookup(read, find, client_order_id, error, broker)
                 if existing is not None:
                     log.warning(
                         "order %s was accepted although its answer was lost (%s); not re-sending",
@@ -171,22 +175,14 @@ def place_order_once(
 
 
 def _lookup(
+    read: functools.partial[T | None],
     find: Callable[[], T | None],
-    policy: RetryPolicy,
-    to_error: Callable[[BaseException], BrokerError],
-    sleep: Callable[[float], None],
     client_order_id: str,
     cause: BrokerError,
     broker: str | None,
 ) -> T | None:
     try:
-        return call_with_retry(
-            find,
-            policy=policy,
-            describe=f"look-up of order {client_order_id}",
-            to_error=to_error,
-            sleep=sleep,
-        )
+        return read(find, describe=f"look-up of order {client_order_id}")
     except BrokerError as lookup_error:
         raise OrderStateUnknownError(
             f"order {client_order_id} may or may not have been placed ({cause}); looking it up "
@@ -226,21 +222,16 @@ def cancel_with_retry(
                 lost.append(error)
             raise
 
+    read: functools.partial[T] = functools.partial(
+        call_with_retry, policy=policy, to_error=to_error, sleep=sleep
+    )
     try:
-        return call_with_retry(
-            attempt, policy=policy, describe=describe, to_error=to_error, sleep=sleep
-        )
+        return read(attempt, describe=describe)
     except BrokerError as refused:
         if refused.retryable or not lost or look_up is None:
             raise
         try:
-            order = call_with_retry(
-                look_up,
-                policy=policy,
-                describe=f"{describe}: look-up",
-                to_error=to_error,
-                sleep=sleep,
-            )
+            order = read(look_up, describe=f"{describe}: look-up")
         except BrokerError as lookup_error:
             log.warning("%s: the look-up after a lost answer failed (%s)", describe, lookup_error)
             raise refused  # noqa: B904 - the refusal keeps its own cause

@@ -7,7 +7,8 @@ dicts from its exchange's JSON. Numbers are floats; missing values are None, nev
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict, cast
 
 OrderSide = Literal["buy", "sell"]
 OrderType = Literal["market", "limit", "stop_loss", "stop_loss_limit", "take_profit"]
@@ -125,19 +126,36 @@ def balance_entry(free: Any, used: Any, total: Any) -> BalanceEntry:
     return {"free": f, "used": u, "total": t}
 
 
+#: A ticker's numbers, in order.
+TICKER_NUMBERS = ("last", "bid", "ask", "high", "low", "base_volume", "quote_volume")
+#: Our name of each ticker number beside the key an exchange's JSON keeps it under.
+TickerKeys = tuple[tuple[str, str], ...]
+
+
+def ticker_keys(*keys: str) -> TickerKeys:
+    """Where a JSON object keeps the :data:`TICKER_NUMBERS`, given in that order."""
+    return tuple(zip(TICKER_NUMBERS, keys, strict=True))
+
+
+def ticker_from(data: Mapping[str, Any], keys: TickerKeys, symbol: str, time: Any) -> Ticker:
+    """The ticker of ``symbol`` at ``time`` (ms), its numbers ``data``'s values under ``keys``
+    (see :func:`ticker_keys`), as floats."""
+    ticker: dict[str, Any] = {"symbol": symbol, "timestamp": to_int(time)}
+    get = data.get
+    for ours, theirs in keys:
+        ticker[ours] = to_float(get(theirs))
+    return cast(Ticker, ticker)
+
+
+#: Where ccxt's unified ticker keeps them (``close`` stands in for a missing ``last``).
+_CCXT_TICKER_KEYS = ticker_keys("last", "bid", "ask", "high", "low", "baseVolume", "quoteVolume")
+_CCXT_CLOSE_KEYS = (("last", "close"), *_CCXT_TICKER_KEYS[1:])
+
+
 def ticker_from_ccxt(raw: dict[str, Any]) -> Ticker:
     """Our ticker from ccxt's unified ticker."""
-    return {
-        "symbol": str(raw.get("symbol") or ""),
-        "timestamp": to_int(raw.get("timestamp")),
-        "last": to_float(raw.get("last", raw.get("close"))),
-        "bid": to_float(raw.get("bid")),
-        "ask": to_float(raw.get("ask")),
-        "high": to_float(raw.get("high")),
-        "low": to_float(raw.get("low")),
-        "base_volume": to_float(raw.get("baseVolume")),
-        "quote_volume": to_float(raw.get("quoteVolume")),
-    }
+    keys = _CCXT_TICKER_KEYS if "last" in raw else _CCXT_CLOSE_KEYS
+    return ticker_from(raw, keys, str(raw.get("symbol") or ""), raw.get("timestamp"))
 
 
 def ohlcv_from_rows(rows: list[list[Any]]) -> list[OHLCV]:

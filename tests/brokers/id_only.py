@@ -38,12 +38,11 @@ class IdOnlyBroker(BaseBroker):
         self.kinds = dict(kinds or {})
         self.sent: list[OrderRequest] = []
 
-    def connect(self) -> bool:
-        self._connected = True
-        return True
+    def _open(self) -> None:
+        """Nothing to load."""
 
-    def disconnect(self) -> None:
-        self._connected = False
+    def _close_session(self) -> None:
+        """No session to close."""
 
     def market_rules(self, symbol: str) -> MarketRules:
         return MarketRules(kind=self.kinds.get(symbol, "spot"))
