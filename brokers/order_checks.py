@@ -88,17 +88,22 @@ def plain(number: Decimal) -> str:
 
 def to_decimal(value: object, what: str, *, broker: str | None = None) -> Decimal:
     """A positive, finite Decimal from an int, float (its repr), str or Decimal."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+    if value.__class__ is float:  # the usual: str() is the shortest repr, nothing to clean
+        number = Decimal(str(value))
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InvalidOrderError(
             f"{what} must be a positive number (int, float, str or Decimal), got {value!r}",
             broker=broker,
         )
-    try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise InvalidOrderError(
-            f"{what} must be a positive number, got {value!r}", broker=broker
-        ) from None
+    else:
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise InvalidOrderError(
+                f"{what} must be a positive number, got {value!r}", broker=broker
+            ) from None
     if not number.is_finite() or number <= 0:
         raise InvalidOrderError(f"{what} must be a positive number, got {value!r}", broker=broker)
     return number
