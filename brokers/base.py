@@ -33,7 +33,7 @@ from brokers.order_checks import (
     number_or_none,
     to_decimal,
 )
-from brokers.retry import call_with_retry, cancel_with_retry, place_order_once
+from brokers.retry import UNFINDABLE, call_with_retry, cancel_with_retry, place_order_once
 from brokers.shapes import (
     OHLCV,
     Balance,
@@ -293,7 +293,7 @@ class BaseBroker(abc.ABC):
         send: Callable[[], Order],
         find: Callable[[], Order | None] | None,
         client_id: str,
-        unfindable: str | None = None,
+        unfindable: str = UNFINDABLE,
     ) -> Order:
         """An order sent at most once per proven absence (:func:`brokers.retry.place_order_once`;
         ``unfindable`` says why ``find`` is None and what to check)."""
@@ -305,7 +305,7 @@ class BaseBroker(abc.ABC):
             to_error=self._to_error,
             sleep=self._sleep,
             broker=self.name,
-            **({"unfindable": unfindable} if unfindable else {}),
+            unfindable=unfindable,
         )
 
     def _cancel_retried(

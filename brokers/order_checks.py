@@ -26,6 +26,7 @@ order, and refuses with an :class:`~brokers.errors.InvalidOrderError` (or its ch
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -320,7 +321,12 @@ class OrderLimits:
             )
 
     def max_position(self) -> Decimal | None:
-        """``risk_management.max_position_size``, in the quote currency, when set."""
+        """``risk_management.max_position_size``, in the quote currency, when set (read once:
+        a broker keeps its OrderLimits per config)."""
+        return self._max_position
+
+    @functools.cached_property
+    def _max_position(self) -> Decimal | None:
         return number_or_none(self.risk.get("max_position_size"))
 
 
