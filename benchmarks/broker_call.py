@@ -22,9 +22,11 @@ not use ccxt, so its figure shows what the signed-REST base costs beside raw ccx
 the symbol of every order answer by :meth:`~brokers.rest_broker.RestBroker.symbol_of`.
 
 ``--markets N`` gives all three sides a listing of N markets (the recorded ones plus made-up
-``SYNnnnn/USDT`` copies): no per-call work of ours may grow with the number of markets (the
-REST broker's ``symbol_of`` reads an index built once per listing), so the ratios must hold
-at any N.
+``SYNnnnnn/USDT`` copies of ETH/USDT): no per-call work of ours may grow with the number of
+markets (the REST broker's ``symbol_of`` reads an index built once per listing), so the ratios
+must hold at any N. The same two brokers over the recorded listing are then timed batch for
+batch beside those over N markets: per method, the ratio at N to at the recorded listing, whose
+target is also at most 1.10.
 
 Timing: ``--rounds`` rounds; in each, for each method, a batch of ``--calls`` raw calls then a
 batch of broker calls (alternating which goes first), so load on the machine hits both alike.
