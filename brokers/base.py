@@ -33,7 +33,7 @@ from brokers.order_checks import (
     number_or_none,
     to_decimal,
 )
-from brokers.retry import call_with_retry, cancel_with_retry, place_order_once
+from brokers.retry import UNFINDABLE, call_with_retry, cancel_with_retry, place_order_once
 from brokers.shapes import (
     OHLCV,
     Balance,
@@ -105,6 +105,7 @@ class BaseBroker(abc.ABC):
         self._sleep = sleep
         self._connected = False
         self._stream: TickerSubscriptions | None = None
+        self._limits_of: tuple[BrokerConfig | None, OrderLimits] = (None, OrderLimits({}, {}))
 
     # -- lifecycle -------------------------------------------------------------------------
     def connect(self) -> bool:
@@ -292,7 +293,7 @@ class BaseBroker(abc.ABC):
         send: Callable[[], Order],
         find: Callable[[], Order | None] | None,
         client_id: str,
-        unfindable: str | None = None,
+        unfindable: str = UNFINDABLE,
     ) -> Order:
         """An order sent at most once per proven absence (:func:`brokers.retry.place_order_once`;
         ``unfindable`` says why ``find`` is None and what to check)."""
@@ -304,7 +305,7 @@ class BaseBroker(abc.ABC):
             to_error=self._to_error,
             sleep=self._sleep,
             broker=self.name,
-            **({"unfindable": unfindable} if unfindable else {}),
+            unfindable=unfindable,
         )
 
     def _cancel_retried(
@@ -347,7 +348,7 @@ class BaseBroker(abc.ABC):
         self._require("createOrder", "place orders")
         if side not in ORDER_SIDES:
             raise InvalidOrderError(f"side must be 'buy' or 'sell', got {side!r}", broker=self.name)
-        limits = OrderLimits(self.config.trading, self.config.risk)
+        limits = self._order_limits()
         kind = limits.order_type(order_type, self.name)
         exact_amount = to_decimal(amount, "amount", broker=self.name)
         if kind in PRICED_ORDER_TYPES and price is None:
@@ -371,6 +372,13 @@ class BaseBroker(abc.ABC):
         order = check_market_rules(order, rules, reference, self.name)
         check_position_size(order, rules, limits, reference, self.name)
         return order
+
+    def _order_limits(self) -> OrderLimits:
+        """The config's order limits, read once per config (not on every order)."""
+        config = self.config
+        if self._limits_of[0] is not config:
+            self._limits_of = (config, OrderLimits(config.trading, config.risk))
+        return self._limits_of[1]
 
     def __enter__(self) -> BaseBroker:
         self.connect()
@@ -412,9 +420,16 @@ def balance_positions(balance: Balance, pairs: list[str]) -> list[Position]:
     return positions
 
 
+#: What :func:`_as_sent` fills in when the exchange's answer leaves it out.
+_SENT_KEYS = ("symbol", "type", "side", "client_order_id", "amount", "price")
+
+
 def _as_sent(order: Order, request: OrderRequest) -> Order:
     """A new order's answer with what the exchange left out filled in from what was sent:
     many exchanges answer an order with its id alone (no side, type or amount echoed)."""
+    get = order.get
+    if not [key for key in _SENT_KEYS if get(key) in (None, "")]:  # a full echo: nothing to fill
+        return order
     sent: dict[str, Any] = {
         "symbol": request.symbol, "type": request.order_type, "side": request.side,
         "client_order_id": request.client_order_id, "amount": float(request.amount),

@@ -80,6 +80,7 @@ class CcxtBroker(BaseBroker):
         self._markets_snapshot = markets
         self._exchange: Any = None
         self._rules_of: tuple[Any, dict[str, MarketRules]] = (None, {})
+        self._profile_of: tuple[Any, ExchangeProfile] = (None, {})
 
     @classmethod
     def auth_names(cls) -> AuthNames:
@@ -298,6 +299,7 @@ class CcxtBroker(BaseBroker):
         profile = self.order_profile
         param = profile.get("client_id_param")
         client_id = order.client_order_id or new_client_order_id(profile=profile)
+        can_find = bool(param) and self._can_find()
         request = {
             **order.params,
             **order.exchange_time_in_force(),
@@ -314,6 +316,8 @@ class CcxtBroker(BaseBroker):
         def find() -> Order | None:
             return self._find_by_client_id(client_id, symbol)
 
+        if can_find:  # the message below says what to check when nothing can be looked up
+            return self._place_once(send, find, client_id)
         if not param:
             unfindable = (
                 f"ccxt's {self._ccxt_id} cannot send a client order id (so the exchange does "
@@ -325,14 +329,15 @@ class CcxtBroker(BaseBroker):
                 f"no look-up of {self.name} can prove an order absent; check its open and "
                 f"recent orders of {symbol} for client order id {client_id}"
             )
-        return self._place_once(
-            send, find if param and self._can_find() else None, client_id, unfindable
-        )
+        return self._place_once(send, None, client_id, unfindable)
 
     @property
     def order_profile(self) -> ExchangeProfile:
-        """This broker's exchange profile, laid over the defaults."""
-        return merged_profile(self.profile)
+        """This broker's exchange profile, laid over the defaults (merged once per ``profile``:
+        read it, do not change it)."""
+        if self._profile_of[0] is not self.profile:
+            self._profile_of = (self.profile, merged_profile(self.profile))
+        return self._profile_of[1]
 
     def _can_find(self) -> bool:
         """Whether a look-up by client id can prove an order absent.

@@ -26,6 +26,7 @@ order, and refuses with an :class:`~brokers.errors.InvalidOrderError` (or its ch
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -88,17 +89,22 @@ def plain(number: Decimal) -> str:
 
 def to_decimal(value: object, what: str, *, broker: str | None = None) -> Decimal:
     """A positive, finite Decimal from an int, float (its repr), str or Decimal."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+    if value.__class__ is float:  # the usual: str() is the shortest repr, nothing to clean
+        number = Decimal(str(value))
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InvalidOrderError(
             f"{what} must be a positive number (int, float, str or Decimal), got {value!r}",
             broker=broker,
         )
-    try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise InvalidOrderError(
-            f"{what} must be a positive number, got {value!r}", broker=broker
-        ) from None
+    else:
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise InvalidOrderError(
+                f"{what} must be a positive number, got {value!r}", broker=broker
+            ) from None
     if not number.is_finite() or number <= 0:
         raise InvalidOrderError(f"{what} must be a positive number, got {value!r}", broker=broker)
     return number
@@ -315,7 +321,12 @@ class OrderLimits:
             )
 
     def max_position(self) -> Decimal | None:
-        """``risk_management.max_position_size``, in the quote currency, when set."""
+        """``risk_management.max_position_size``, in the quote currency, when set (read once:
+        a broker keeps its OrderLimits per config)."""
+        return self._max_position
+
+    @functools.cached_property
+    def _max_position(self) -> Decimal | None:
         return number_or_none(self.risk.get("max_position_size"))
 
 

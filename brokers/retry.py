@@ -65,6 +65,8 @@ class RetryPolicy:
 
 NO_RETRY = RetryPolicy(max_attempts=1)
 
+#: Why an order whose answer was lost is not re-sent, where the broker says nothing more.
+UNFINDABLE = "this exchange cannot look orders up by client id"
 #: Refusals the exchange answers before executing anything (a rate limit, a stale nonce or
 #: timestamp): an order refused so is re-sent without a look-up.
 REFUSED_UNEXECUTED = (RateLimitError, InvalidNonceError)
@@ -129,7 +131,7 @@ def place_order_once(
     to_error: Callable[[BaseException], BrokerError] = map_exception,
     sleep: Callable[[float], None] = time.sleep,
     broker: str | None = None,
-    unfindable: str = "this exchange cannot look orders up by client id",
+    unfindable: str = UNFINDABLE,
 ) -> T:
     """Send an order at most once per proven absence.
 

@@ -143,7 +143,8 @@ def ticker_from(data: Mapping[str, Any], keys: TickerKeys, symbol: str, time: An
     ticker: dict[str, Any] = {"symbol": symbol, "timestamp": to_int(time)}
     get = data.get
     for ours, theirs in keys:
-        ticker[ours] = to_float(get(theirs))
+        value = get(theirs)  # ccxt's numbers are floats already: no call for those
+        ticker[ours] = value if value.__class__ is float else to_float(value)
     return cast(Ticker, ticker)
 
 

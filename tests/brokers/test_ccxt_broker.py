@@ -242,3 +242,57 @@ def test_an_order_without_a_symbol_is_not_named_none():
 
     order = order_from_ccxt({"id": "42", "status": "canceled"})
     assert order["symbol"] == "" and order["side"] == "" and order["status"] == "canceled"
+
+
+class _Offline:
+    """No stand-in: the brokers below load the recorded markets and send nothing."""
+
+    def ccxt_api_urls(self) -> dict:
+        return {}
+
+
+def _offline(klass: type[Binance]) -> Binance:
+    import json
+    from pathlib import Path
+
+    markets = json.loads(Path("cassettes/binance/markets.json").read_text(encoding="utf-8"))
+    broker = klass(make_config(_Offline()), markets=markets, sleep=lambda s: None)
+    broker.connect()
+    return broker
+
+
+def test_the_profile_is_merged_once_and_again_when_it_is_replaced():
+    broker = _offline(Binance)
+    first = broker.order_profile
+    assert first["lookup"] == "fetch_order" and first["client_id_param"] == "clientOrderId"
+    assert broker.order_profile is first  # not merged again on every order
+    broker.profile = {"lookup": "none"}
+    assert broker.order_profile["lookup"] == "none"
+    assert broker.order_profile["client_id_param"] == "clientOrderId"
+
+
+@pytest.mark.parametrize(
+    ("profile", "says"),
+    [
+        ({"client_id_param": None}, "cannot send a client order id"),
+        ({"lookup": "none"}, "no look-up of binance can prove an order absent"),
+    ],
+    ids=["no-client-id", "no-look-up"],
+)
+def test_a_lost_answer_that_no_look_up_can_settle_says_what_to_check(profile, says):
+    class Unfindable(Binance):
+        pass
+
+    Unfindable.profile = profile
+    broker = _offline(Unfindable)
+    sent = []
+
+    def lost(*args):
+        sent.append(args)
+        raise ccxt.RequestTimeout("read timed out")
+
+    broker.exchange.create_order = lost
+    with pytest.raises(OrderStateUnknownError, match=says) as info:
+        broker.create_order("BTC/USDT", "limit", "buy", 0.001, price=20000, client_order_id="u1")
+    assert info.value.client_order_id == "u1" and "BTC/USDT" in str(info.value)
+    assert len(sent) == 1  # never re-sent
