@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,33 @@ def stale_bytecode_pruned(tmp_path_factory: pytest.TempPathFactory) -> None:
     basetemp = tmp_path_factory.getbasetemp().resolve()
     worker = os.environ.get("PYTEST_XDIST_WORKER")  # its basetemp is the run's popen-gwN
     prune_stale_bytecode(basetemp.parent.parent if worker else basetemp.parent)
+
+
+def run_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary directory of this whole run: shared by the xdist workers (whose own
+    basetemp is a ``popen-gwN`` inside it), the basetemp itself without xdist."""
+    basetemp = tmp_path_factory.getbasetemp()
+    return basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+
+
+def built_once_per_run(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]
+) -> Path:
+    """``build(path)`` once per run, whichever xdist worker asks first; the others wait for it
+    and get the same directory (the pattern pytest-xdist documents for session fixtures).
+
+    A lock file in :func:`run_directory` orders the workers; ``done`` is written only after a
+    build returned, so one that failed or was killed half-way is started again from scratch.
+    What is built must be read-only for the tests that share it."""
+    shared = run_directory(tmp_path_factory) / f"once-{name}"
+    with open(f"{shared}.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "done").is_file():
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.mkdir()
+            build(shared / "built")
+            (shared / "done").write_text(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    return shared / "built"
 
 
 #: Obvious canaries: never anything that looks like a real key.

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
-from tests.conftest import PYC_PREFIX, prune_stale_bytecode
+import pytest
+
+from tests.conftest import PYC_PREFIX, built_once_per_run, prune_stale_bytecode, run_directory
 
 
 def cached_pyc(source: Path) -> list[Path]:
@@ -43,3 +47,61 @@ def test_bytecode_of_removed_runs_is_pruned_and_of_kept_runs_kept(tmp_path: Path
     prune_stale_bytecode(runs)
     assert sorted(p.name for p in mirror.iterdir()) == ["pytest-7"]
     assert (mirror / "pytest-7" / "project" / "m.cpython-311.pyc").is_file()
+
+
+class Factory:
+    """A stand-in for ``tmp_path_factory`` whose run directory is private to one test."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.basetemp = tmp_path / "popen-gw0"
+        self.basetemp.mkdir()
+
+    def getbasetemp(self) -> Path:
+        return self.basetemp
+
+
+def test_the_run_directory_is_the_one_all_workers_share(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    basetemp = tmp_path_factory.getbasetemp()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    assert run_directory(tmp_path_factory) == (basetemp.parent if worker else basetemp)
+    if worker:
+        assert basetemp.name == f"popen-{worker}"
+
+
+def test_a_shared_build_runs_once_and_every_caller_waits_for_it(tmp_path: Path) -> None:
+    factory: pytest.TempPathFactory = Factory(tmp_path)  # type: ignore[assignment]
+    builds: list[Path] = []
+
+    def build(path: Path) -> None:
+        builds.append(path)
+        time.sleep(0.2)  # long enough for the other caller to be waiting on the lock
+        path.mkdir()
+        (path / "built.txt").write_text("yes")
+
+    got: list[Path] = []
+    callers = [
+        threading.Thread(target=lambda: got.append(built_once_per_run(factory, "x", build)))
+        for _ in range(2)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert len(builds) == 1 and got == [builds[0], builds[0]]
+    assert (got[0] / "built.txt").read_text() == "yes"
+
+
+def test_a_shared_build_that_failed_is_started_again_from_scratch(tmp_path: Path) -> None:
+    factory: pytest.TempPathFactory = Factory(tmp_path)  # type: ignore[assignment]
+
+    def broken(path: Path) -> None:
+        path.mkdir()
+        (path / "half.txt").write_text("")
+        raise RuntimeError("killed half-way")
+
+    with pytest.raises(RuntimeError):
+        built_once_per_run(factory, "x", broken)
+    built = built_once_per_run(factory, "x", lambda path: path.mkdir())
+    assert built.is_dir() and list(built.iterdir()) == []
