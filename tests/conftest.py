@@ -89,6 +89,25 @@ def built_once_per_run(
     return shared / "built"
 
 
+def computed_once_per_run(
+    tmp_path_factory: pytest.TempPathFactory, name: str, compute: Callable[[], Any]
+) -> Any:
+    """``compute()`` once per run for every xdist worker (:func:`built_once_per_run`); each
+    caller, the one that computed it too, gets the value read back from JSON, which must hold
+    it unchanged."""
+
+    def build(path: Path) -> None:
+        path.mkdir()
+        value = compute()
+        text = json.dumps(value)
+        if json.loads(text) != value:
+            raise TypeError(f"{name}: the value does not survive JSON unchanged")
+        (path / "value.json").write_text(text, encoding="utf-8")
+
+    built = built_once_per_run(tmp_path_factory, name, build)
+    return json.loads((built / "value.json").read_text(encoding="utf-8"))
+
+
 #: Obvious canaries: never anything that looks like a real key.
 CANARY_ENV = {
     "TESTEX_API_KEY": "CANARY-API-KEY-0000",

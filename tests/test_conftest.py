@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYC_PREFIX, built_once_per_run, prune_stale_bytecode, run_directory
+from tests.conftest import (
+    PYC_PREFIX,
+    built_once_per_run,
+    computed_once_per_run,
+    prune_stale_bytecode,
+    run_directory,
+)
 
 
 def cached_pyc(source: Path) -> list[Path]:
@@ -105,3 +111,22 @@ def test_a_shared_build_that_failed_is_started_again_from_scratch(tmp_path: Path
         built_once_per_run(factory, "x", broken)
     built = built_once_per_run(factory, "x", lambda path: path.mkdir())
     assert built.is_dir() and list(built.iterdir()) == []
+
+
+def test_a_value_computed_once_is_read_back_from_json_by_every_caller(tmp_path: Path) -> None:
+    factory: pytest.TempPathFactory = Factory(tmp_path)  # type: ignore[assignment]
+    calls: list[int] = []
+
+    def compute() -> dict[str, object]:
+        calls.append(1)
+        return {"results": {"a": {"outcome": "ok", "times": None}}, "runs": [1, 2]}
+
+    first = computed_once_per_run(factory, "v", compute)
+    assert computed_once_per_run(factory, "v", compute) == first == compute()
+    assert len(calls) == 2  # once shared, once above to compare
+
+
+def test_a_value_json_would_change_is_refused(tmp_path: Path) -> None:
+    factory: pytest.TempPathFactory = Factory(tmp_path)  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="does not survive JSON"):
+        computed_once_per_run(factory, "v", lambda: {"pair": ("BTC", "USDT")})
