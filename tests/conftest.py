@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
-from collections.abc import Iterator
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +17,96 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
+
+#: Where the test run and every interpreter it starts keep their bytecode; kept between runs.
+PYC_PREFIX = Path(
+    os.environ.get("PYTHONPYCACHEPREFIX")
+    or Path(tempfile.gettempdir()) / f"broker-scaffolder-test-pyc-{os.getuid()}"
+)
+
+
+def cache_bytecode_outside_the_tree() -> None:
+    """Compile each module once per run, not once per process, and write nothing beside sources.
+
+    Some sandboxes and coding tools set PYTHONDONTWRITEBYTECODE: every xdist worker and every
+    interpreter a test starts (a generated project's pytest, ``scaffolder record``) then
+    recompiles the project and pytest re-rewrites every test module's asserts, about a second
+    of CPU each time. Bytecode goes to :data:`PYC_PREFIX` instead (Python and pytest write it
+    atomically, so workers share it), for this process and, through the environment, for every
+    process started after this conftest: the workers and the tests' subprocesses. Nothing lands
+    in the repository or in a test's throwaway project, whatever the machine's setting."""
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = str(PYC_PREFIX)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(PYC_PREFIX)
+
+
+cache_bytecode_outside_the_tree()
+
+
+def prune_stale_bytecode(runs: Path) -> None:
+    """Drop the bytecode cached for ``runs/pytest-N`` directories that are gone: pytest keeps
+    the last three runs' temporary directories, and :data:`PYC_PREFIX` follows, so it does not
+    grow with every throwaway project of every run."""
+    mirror = PYC_PREFIX / Path(*runs.parts[1:])
+    for cached in mirror.glob("pytest-*") if mirror.is_dir() else ():
+        if not (runs / cached.name).exists():
+            shutil.rmtree(cached, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stale_bytecode_pruned(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """:func:`prune_stale_bytecode` on the directory that holds this run's temporary root."""
+    basetemp = tmp_path_factory.getbasetemp().resolve()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # its basetemp is the run's popen-gwN
+    prune_stale_bytecode(basetemp.parent.parent if worker else basetemp.parent)
+
+
+def run_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary directory of this whole run: shared by the xdist workers (whose own
+    basetemp is a ``popen-gwN`` inside it), the basetemp itself without xdist."""
+    basetemp = tmp_path_factory.getbasetemp()
+    return basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+
+
+def built_once_per_run(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]
+) -> Path:
+    """``build(path)`` once per run, whichever xdist worker asks first; the others wait for it
+    and get the same directory (the pattern pytest-xdist documents for session fixtures).
+
+    A lock file in :func:`run_directory` orders the workers; ``done`` is written only after a
+    build returned, so one that failed or was killed half-way is started again from scratch.
+    What is built must be read-only for the tests that share it."""
+    shared = run_directory(tmp_path_factory) / f"once-{name}"
+    with open(f"{shared}.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "done").is_file():
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.mkdir()
+            build(shared / "built")
+            (shared / "done").write_text(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    return shared / "built"
+
+
+def computed_once_per_run(
+    tmp_path_factory: pytest.TempPathFactory, name: str, compute: Callable[[], Any]
+) -> Any:
+    """``compute()`` once per run for every xdist worker (:func:`built_once_per_run`); each
+    caller, the one that computed it too, gets the value read back from JSON, which must hold
+    it unchanged."""
+
+    def build(path: Path) -> None:
+        path.mkdir()
+        value = compute()
+        text = json.dumps(value)
+        if json.loads(text) != value:
+            raise TypeError(f"{name}: the value does not survive JSON unchanged")
+        (path / "value.json").write_text(text, encoding="utf-8")
+
+    built = built_once_per_run(tmp_path_factory, name, build)
+    return json.loads((built / "value.json").read_text(encoding="utf-8"))
+
 
 #: Obvious canaries: never anything that looks like a real key.
 CANARY_ENV = {

@@ -1,9 +1,9 @@
 """Fault injection in replay: every committed broker x every contract call x every fault.
 
-The matrix (:func:`scaffolder.harness.faults.matrix.run_matrix`) runs once per session; each cell is a
-test of its own so a failure names the broker, the call, the fault and the mode. Below it, the
-injector's own behaviour (on a bare session and on the REST broker against the stand-in) and
-the pytest marker and fixtures it provides.
+The matrix (:func:`scaffolder.harness.faults.matrix.run_matrix`) runs once per run (the xdist
+workers share it); each cell is a test of its own so a failure names the broker, the call, the
+fault and the mode. Below it, the injector's own behaviour (on a bare session and on the REST
+broker against the stand-in) and the pytest marker and fixtures it provides.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from scaffolder.harness.faults.mechanism import (
 )
 from scaffolder.harness.faults.targets import standin_broker
 from scaffolder.standin import FAULTS_AFTER, FAULTS_BEFORE, BinanceStandIn
+from tests.conftest import computed_once_per_run
 
 # The faults marker and fixtures are tested in a pytester run of their own (below).
 pytest_plugins = ["pytester"]
@@ -48,8 +49,10 @@ CASES = matrix_cases(ROOT)
 
 
 @pytest.fixture(scope="module")
-def matrix() -> dict[str, Any]:
-    return run_matrix(ROOT, cases=CASES)
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return computed_once_per_run(
+        tmp_path_factory, "fault-matrix", lambda: run_matrix(ROOT, cases=CASES)
+    )
 
 
 # -- the matrix --------------------------------------------------------------------------------

@@ -40,16 +40,22 @@ from scaffolder.harness.faults.targets import (
     fresh_exchanges,
     order_cases,
 )
+from tests.conftest import computed_once_per_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
 CASES = order_cases()
 
 
-@pytest.fixture(scope="module")
-def runs() -> dict[str, Any]:
+def campaign() -> dict[str, Any]:
     with fresh_projects(fresh_exchanges(CASES), ROOT) as fresh_root:
         return run_no_duplicates(CASES, fresh_root=fresh_root)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The campaign, run once for every xdist worker."""
+    return computed_once_per_run(tmp_path_factory, "no-duplicates", campaign)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])

@@ -33,7 +33,6 @@ def in_project(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "PYTHONPATH": str(root),
-        "PYTHONDONTWRITEBYTECODE": "1",
         "MYREST_API_KEY": KEY,
         "MYREST_API_SECRET": SECRET,
     }

@@ -93,7 +93,6 @@ def run_python(project: Path, code: str, *args: str, env: dict[str, str] | None 
         env={
             **os.environ,
             "PYTHONPATH": str(project),
-            "PYTHONDONTWRITEBYTECODE": "1",
             **(env or {}),
         },
         capture_output=True,
@@ -109,7 +108,7 @@ def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=project,
-        env={**os.environ, "PYTHONPATH": str(project), "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**os.environ, "PYTHONPATH": str(project)},
         capture_output=True,
         text=True,
         timeout=600,

@@ -22,7 +22,7 @@ def run_generated_tests(project: Path, name: str, *extra: str) -> subprocess.Com
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *extra,
          f"tests/brokers/test_{name}.py"],
         cwd=project,
-        env={**os.environ, "PYTHONPATH": str(project), "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**os.environ, "PYTHONPATH": str(project)},
         capture_output=True,
         text=True,
         timeout=300,

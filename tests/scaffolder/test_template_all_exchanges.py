@@ -2,9 +2,10 @@
 
 One project gets a broker for each ccxt exchange (all defaults), a second one the answers the
 defaults do not reach (other market types, WebSocket, signed-REST brokers); each project is
-generated as one batch. For each project: ruff once over all generated files, one fresh
-interpreter that imports and builds every broker the way the bot does, and one pytest run of
-the generated tests.
+generated as one batch, once per run (the xdist workers share them). For each project: ruff
+once over all generated files, one fresh interpreter that imports and builds every broker the
+way the bot does, and pytest on the generated tests, split by broker into a few runs that xdist
+spreads over its workers.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import yaml
 from scaffolder import ccxt_metadata
 from scaffolder.generate import generate_many
 from scaffolder.validate import check_file
+from tests.conftest import built_once_per_run
 from tests.scaffolder.test_generate import ROOT, canary_env, make_project, run_pytest, run_python
 
 RUFF = Path(sys.executable).with_name("ruff")
@@ -95,20 +97,28 @@ print(json.dumps(problems))
 """
 
 
-def build(project: Path, brokers: dict[str, dict[str, object]]) -> Path:
-    generate_many(brokers, project)
-    return project
+def built_project(
+    tmp_path_factory: pytest.TempPathFactory, name: str, brokers: dict[str, dict[str, object]]
+) -> Path:
+    """A throwaway project with ``brokers`` generated as one batch, built once per run (every
+    xdist worker shares it: the tests here only read it)."""
+
+    def build(path: Path) -> None:
+        generate_many(brokers, make_project(path))
+
+    return built_once_per_run(tmp_path_factory, name, build)
 
 
 @pytest.fixture(scope="module")
 def every_exchange(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = make_project(tmp_path_factory.mktemp("every-exchange") / "project")
-    return build(project, {exchange_id: {} for exchange_id in ccxt.exchanges})
+    return built_project(
+        tmp_path_factory, "every-exchange", {exchange_id: {} for exchange_id in ccxt.exchanges}
+    )
 
 
 @pytest.fixture(scope="module")
 def variants(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(make_project(tmp_path_factory.mktemp("variants") / "project"), VARIANTS)
+    return built_project(tmp_path_factory, "variants", VARIANTS)
 
 
 @pytest.fixture(params=["every_exchange", "variants"])
@@ -139,7 +149,7 @@ def test_the_generated_code_is_formatted_and_lint_clean(project):
         str(project / "brokers" / "registered.py"),
         str(project / "tests" / "brokers"),
     ]
-    for command in (["format", "--check"], ["check", "--no-cache"]):
+    for command in (["format", "--check", "--no-cache"], ["check", "--no-cache"]):
         result = subprocess.run(
             [str(RUFF), *command, *RUFF_CONFIG, *targets],
             cwd=project,
@@ -165,9 +175,39 @@ def test_every_generated_broker_imports_registers_and_builds_from_its_config(pro
     assert json.loads(problems) == []
 
 
-def test_the_generated_tests_pass(project):
-    result = run_pytest(project, "tests/brokers")
+#: The generated tests of a project run in this many pytest processes, so xdist spreads them.
+SHARDS = {"every_exchange": 4, "variants": 1}
+
+
+def shard_files(project: Path, shard: int, shards: int) -> list[str]:
+    """The test files of every ``shards``-th generated broker, from the ``shard``-th on."""
+    return [f"tests/brokers/test_{name}.py" for name in generated(project)[shard::shards]]
+
+
+@pytest.mark.parametrize("name", sorted(SHARDS))
+def test_the_shards_together_run_every_generated_test_file(
+    request: pytest.FixtureRequest, name: str
+) -> None:
+    project = request.getfixturevalue(name)
+    files = [f for shard in range(SHARDS[name]) for f in shard_files(project, shard, SHARDS[name])]
+    on_disk = [p.relative_to(project).as_posix() for p in (project / "tests").rglob("*.py")]
+    assert sorted(files) == sorted(on_disk)
+
+
+@pytest.mark.parametrize(
+    ("name", "shard"),
+    [(name, shard) for name, shards in SHARDS.items() for shard in range(shards)],
+    ids=[
+        f"{name}-{shard + 1}of{shards}"
+        for name, shards in SHARDS.items()
+        for shard in range(shards)
+    ],
+)
+def test_the_generated_tests_pass(request: pytest.FixtureRequest, name: str, shard: int) -> None:
+    project = request.getfixturevalue(name)
+    files = shard_files(project, shard, SHARDS[name])
+    result = run_pytest(project, *files)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     passed = re.search(r"(\d+) passed", summary)
-    assert passed and int(passed.group(1)) >= 4 * len(generated(project)), summary
+    assert passed and int(passed.group(1)) >= 4 * len(files), summary

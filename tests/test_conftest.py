@@ -1,0 +1,132 @@
+"""The suite's own set-up: bytecode cached once per run, outside the tree, for every process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import (
+    PYC_PREFIX,
+    built_once_per_run,
+    computed_once_per_run,
+    prune_stale_bytecode,
+    run_directory,
+)
+
+
+def cached_pyc(source: Path) -> list[Path]:
+    return sorted((PYC_PREFIX / Path(*source.parent.parts[1:])).glob(f"{source.stem}.*.pyc"))
+
+
+def test_this_process_and_the_ones_it_starts_cache_bytecode_under_the_prefix() -> None:
+    assert sys.dont_write_bytecode is False
+    assert sys.pycache_prefix == str(PYC_PREFIX)
+    assert "PYTHONDONTWRITEBYTECODE" not in os.environ
+    assert os.environ["PYTHONPYCACHEPREFIX"] == str(PYC_PREFIX)
+
+
+def test_a_subprocess_compiles_a_module_once_and_writes_nothing_beside_it(tmp_path: Path) -> None:
+    source = tmp_path / "module_to_cache.py"
+    source.write_text("VALUE = 1\n", encoding="utf-8")
+    run = [sys.executable, "-c", "import module_to_cache"]
+    subprocess.run(run, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=True)
+    [pyc] = cached_pyc(source)
+    written = pyc.stat().st_mtime_ns
+    subprocess.run(run, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=True)
+    assert cached_pyc(source) == [pyc] and pyc.stat().st_mtime_ns == written  # read, not rewritten
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["module_to_cache.py"]
+
+
+def test_bytecode_of_removed_runs_is_pruned_and_of_kept_runs_kept(tmp_path: Path) -> None:
+    runs = tmp_path / "pytest-of-someone"
+    (runs / "pytest-7").mkdir(parents=True)
+    mirror = PYC_PREFIX / Path(*runs.parts[1:])
+    for run in ("pytest-6", "pytest-7"):
+        (mirror / run / "project").mkdir(parents=True)
+        (mirror / run / "project" / "m.cpython-311.pyc").write_bytes(b"")
+    prune_stale_bytecode(runs)
+    assert sorted(p.name for p in mirror.iterdir()) == ["pytest-7"]
+    assert (mirror / "pytest-7" / "project" / "m.cpython-311.pyc").is_file()
+
+
+class Factory:
+    """A stand-in for ``tmp_path_factory`` whose run directory is private to one test."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.basetemp = tmp_path / "popen-gw0"
+        self.basetemp.mkdir()
+
+    def getbasetemp(self) -> Path:
+        return self.basetemp
+
+
+def test_the_run_directory_is_the_one_all_workers_share(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    basetemp = tmp_path_factory.getbasetemp()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    assert run_directory(tmp_path_factory) == (basetemp.parent if worker else basetemp)
+    if worker:
+        assert basetemp.name == f"popen-{worker}"
+
+
+def test_a_shared_build_runs_once_and_every_caller_waits_for_it(tmp_path: Path) -> None:
+    factory: pytest.TempPathFactory = Factory(tmp_path)  # type: ignore[assignment]
+    builds: list[Path] = []
+
+    def build(path: Path) -> None:
+        builds.append(path)
+        time.sleep(0.2)  # long enough for the other caller to be waiting on the lock
+        path.mkdir()
+        (path / "built.txt").write_text("yes")
+
+    got: list[Path] = []
+    callers = [
+        threading.Thread(target=lambda: got.append(built_once_per_run(factory, "x", build)))
+        for _ in range(2)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert len(builds) == 1 and got == [builds[0], builds[0]]
+    assert (got[0] / "built.txt").read_text() == "yes"
+
+
+def test_a_shared_build_that_failed_is_started_again_from_scratch(tmp_path: Path) -> None:
+    factory: pytest.TempPathFactory = Factory(tmp_path)  # type: ignore[assignment]
+
+    def broken(path: Path) -> None:
+        path.mkdir()
+        (path / "half.txt").write_text("")
+        raise RuntimeError("killed half-way")
+
+    with pytest.raises(RuntimeError):
+        built_once_per_run(factory, "x", broken)
+    built = built_once_per_run(factory, "x", lambda path: path.mkdir())
+    assert built.is_dir() and list(built.iterdir()) == []
+
+
+def test_a_value_computed_once_is_read_back_from_json_by_every_caller(tmp_path: Path) -> None:
+    factory: pytest.TempPathFactory = Factory(tmp_path)  # type: ignore[assignment]
+    calls: list[int] = []
+
+    def compute() -> dict[str, object]:
+        calls.append(1)
+        return {"results": {"a": {"outcome": "ok", "times": None}}, "runs": [1, 2]}
+
+    first = computed_once_per_run(factory, "v", compute)
+    assert computed_once_per_run(factory, "v", compute) == first == compute()
+    assert len(calls) == 2  # once shared, once above to compare
+
+
+def test_a_value_json_would_change_is_refused(tmp_path: Path) -> None:
+    factory: pytest.TempPathFactory = Factory(tmp_path)  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="does not survive JSON"):
+        computed_once_per_run(factory, "v", lambda: {"pair": ("BTC", "USDT")})
