@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 if TYPE_CHECKING:
     from scaffolder.standin.server import StandInServer
 
 
-@dataclass(frozen=True)
-class Registered:
+class Registered(NamedTuple):
     """How the command line serves one stand-in.
 
     ``module`` defines the stand-in class ``class_name`` and its canary credentials

@@ -10,10 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
-import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -488,25 +484,3 @@ def test_fixed_clock_makes_sessions_byte_identical() -> None:
     assert first == record_session(lambda: FIXED_NOW)
     assert first[0][0] == "Tue, 14 Nov 2023 22:13:20 GMT"
     assert f'"serverTime":{FIXED_NOW}' in first[0][1]
-
-
-def test_command_line_serves_until_interrupted() -> None:
-    command = [sys.executable, "-m", "scaffolder.standin", "--port", "0"]
-    command += ["--api-key", API_KEY, "--secret", SECRET]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
-        assert match, "no URL printed"
-        assert requests.get(f"{match.group(1)}/api/v3/ping", timeout=5).json() == {}
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=5) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

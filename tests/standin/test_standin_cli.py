@@ -3,10 +3,15 @@ with its canary credentials until interrupted."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import re
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +21,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 SCAFFOLDER = str(Path(sys.executable).parent / "scaffolder")
+
+
+@contextlib.contextmanager
+def serving(command: list[str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start ``command``, yield it and the URL it prints; then interrupt it: it exits 0."""
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
+        assert match, "no URL printed"
+        yield process, match.group(1)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=5) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.parametrize(
@@ -30,20 +52,22 @@ SCAFFOLDER = str(Path(sys.executable).parent / "scaffolder")
 def test_the_command_line_serves_each_exchange_with_canary_credentials(
     program: list[str], exchange: str, path: str
 ) -> None:
-    command = [*program, "--exchange", exchange, "--port", "0"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
+    with serving([*program, "--exchange", exchange, "--port", "0"]) as (process, url):
         assert process.stdout is not None
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
-        assert match, "no URL printed"
-        assert match.group(1) in process.stdout.readline()  # the ccxt urls['api'] entries
-        assert requests.get(f"{match.group(1)}{path}", timeout=5).status_code == 200
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=5) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        assert url in process.stdout.readline()  # the ccxt urls['api'] entries
+        assert requests.get(f"{url}{path}", timeout=5).status_code == 200
+
+
+def test_without_an_exchange_it_serves_binance_with_the_given_credentials() -> None:
+    command = [sys.executable, "-m", "scaffolder.standin", "--port", "0"]
+    with serving([*command, "--api-key", "KEY-1", "--secret", "SECRET-1"]) as (_, url):
+        assert requests.get(f"{url}/api/v3/ping", timeout=5).json() == {}
+        query = f"timestamp={int(time.time() * 1000)}"
+        signature = hmac.new(b"SECRET-1", query.encode(), hashlib.sha256).hexdigest()
+        signed = f"{url}/api/v3/account?{query}&signature={signature}"
+        assert requests.get(signed, headers={"X-MBX-APIKEY": "KEY-1"}, timeout=5).ok
+        canary = {"X-MBX-APIKEY": "CANARY-API-KEY-0000"}
+        assert requests.get(signed, headers=canary, timeout=5).status_code == 401
 
 
 def test_an_interrupt_while_the_banner_is_printed_stops_the_stand_in_cleanly(monkeypatch):
