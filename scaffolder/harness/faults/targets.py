@@ -218,9 +218,9 @@ def standin_credentials(exchange: str) -> tuple[str, str]:
 
 def order_standin(exchange: str, *, fault_delay: float = STANDIN_FAULT_DELAY) -> Any:
     """A (not yet started) stand-in of ``exchange`` with the canary credentials."""
-    import scaffolder.standin
+    from scaffolder.standin.registry import STANDINS
 
-    klass: Any = getattr(scaffolder.standin, TABLE["standins"][exchange]["class"])
+    klass = STANDINS[exchange].load()
     key, secret = standin_credentials(exchange)
     return klass(key, secret, fault_delay=fault_delay)
 
