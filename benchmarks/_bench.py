@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -109,6 +110,29 @@ def time_interleaved(
                 before_each(timing)
             elapsed, _done = run_once(timing.command, cwd=cwd, env=env, ok_codes=timing.ok_codes)
             timing.times.append(elapsed)
+
+
+def cpu_times_interleaved(
+    commands: Sequence[Sequence[str]],
+    runs: int,
+    *,
+    cwd: Path | str | None = None,
+    env: dict[str, str] | None = None,
+    before_each: Callable[[int], None] | None = None,
+) -> list[list[float]]:
+    """CPU seconds (user + system, its children included) of each command, ``runs`` times each,
+    alternating; steadier than wall time on a loaded machine. ``before_each(i)`` runs, untimed,
+    before each run of ``commands[i]``."""
+    times: list[list[float]] = [[] for _ in commands]
+    for _ in range(runs):
+        for index, command in enumerate(commands):
+            if before_each is not None:
+                before_each(index)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            run_once(command, cwd=cwd, env=env)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times[index].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return times
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -75,10 +75,8 @@ def test_fast_path_agrees_with_jsonschema_and_leaves_the_document_alone(
 def test_compiled_code_is_cached_and_reused(cache_home: Path) -> None:
     assert fast_accepts(BASE)
     (cached,) = cache_home.glob("schema_validator_*.py")
-    assert "import fastjsonschema" not in cached.read_text() and "from fastjsonschema" not in (
-        cached.read_text()
-    )
-    assert "from decimal import" not in cached.read_text()  # json.loads makes no Decimal
+    # fastjsonschema's code as it generates it (rewriting its imports away saved 2%)
+    assert "from fastjsonschema import JsonSchemaValueException" in cached.read_text()
     stamp = cached.stat().st_mtime_ns
     config._fast_validator.cache_clear()
     assert fast_accepts(BASE) and not fast_accepts({})
