@@ -148,3 +148,8 @@ def test_a_value_json_would_change_is_refused(tmp_path: Path) -> None:
     factory: pytest.TempPathFactory = Factory(tmp_path)  # type: ignore[assignment]
     with pytest.raises(TypeError, match="does not survive JSON"):
         computed_once_per_run(factory, "v", lambda: {"pair": ("BTC", "USDT")})
+
+
+def test_xdist_workers_steal_work_from_each_other(pytestconfig: pytest.Config) -> None:
+    addopts = pytestconfig.getini("addopts")  # pyproject.toml's, as the controller reads them
+    assert addopts[addopts.index("--dist") + 1] == "worksteal"
