@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import hashlib
+import importlib
+import importlib.util
 import json
 import os
 import shutil
@@ -35,10 +38,49 @@ def cache_bytecode_outside_the_tree() -> None:
     atomically, so workers share it), for this process and, through the environment, for every
     process started after this conftest: the workers and the tests' subprocesses. Nothing lands
     in the repository or in a test's throwaway project, whatever the machine's setting."""
+    installed = installed_bytecode() if sys.pycache_prefix != str(PYC_PREFIX) else []
     sys.dont_write_bytecode = False
     sys.pycache_prefix = str(PYC_PREFIX)
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ["PYTHONPYCACHEPREFIX"] = str(PYC_PREFIX)
+    seed_prefix(installed)
+
+
+#: Imported by the tests; their installed bytecode seeds :data:`PYC_PREFIX` (see seed_prefix).
+SEEDED_PACKAGES = ("ccxt", "copier", "hypothesis", "jinja2", "requests", "vcr", "yaml")
+#: Present once :data:`PYC_PREFIX` holds the installed bytecode of this environment.
+SEEDED = PYC_PREFIX / f".seeded-{hashlib.sha256(sys.prefix.encode()).hexdigest()[:16]}"
+
+
+def installed_bytecode() -> list[tuple[str, str]]:
+    """(source, pyc) of every module loaded from bytecode beside its source: the standard
+    library's, :data:`SEEDED_PACKAGES` and what they import (pip compiled them at install)."""
+    if SEEDED.exists():
+        return []
+    for name in SEEDED_PACKAGES:
+        importlib.import_module(name)
+    pairs = []
+    for module in list(sys.modules.values()):
+        source, cached = getattr(module, "__file__", None), getattr(module, "__cached__", None)
+        if source and cached and source.endswith(".py") and os.path.isfile(cached):
+            pairs.append((source, cached))
+    return pairs
+
+
+def seed_prefix(installed: list[tuple[str, str]]) -> None:
+    """Copy ``installed`` bytecode into :data:`PYC_PREFIX`: with a prefix Python reads only
+    there, so on a new machine every worker would otherwise first compile ccxt and the rest
+    again (about 8 s of CPU each). A pyc checks its source's mtime and size, so a copy stays
+    valid exactly as long as the one it came from. Each file is written atomically."""
+    for source, cached in installed:
+        target = Path(importlib.util.cache_from_source(source))
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            scratch = target.with_name(f"{target.name}.{os.getpid()}")
+            shutil.copy2(cached, scratch)
+            os.replace(scratch, target)
+    if installed:
+        SEEDED.write_text(sys.prefix, encoding="utf-8")
 
 
 cache_bytecode_outside_the_tree()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from tests.conftest import (
     computed_once_per_run,
     prune_stale_bytecode,
     run_directory,
+    seed_prefix,
 )
 
 
@@ -41,6 +43,22 @@ def test_a_subprocess_compiles_a_module_once_and_writes_nothing_beside_it(tmp_pa
     subprocess.run(run, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=True)
     assert cached_pyc(source) == [pyc] and pyc.stat().st_mtime_ns == written  # read, not rewritten
     assert sorted(p.name for p in tmp_path.iterdir()) == ["module_to_cache.py"]
+
+
+def test_installed_bytecode_seeds_the_prefix_and_what_is_there_stays(tmp_path: Path) -> None:
+    sources = [tmp_path / "pkg" / "new.py", tmp_path / "pkg" / "there.py"]
+    sources[0].parent.mkdir()
+    for source in sources:
+        source.write_text("X = 1\n", encoding="utf-8")
+        (tmp_path / f"{source.stem}.pyc").write_bytes(f"installed {source.stem}".encode())
+    there = Path(importlib.util.cache_from_source(str(sources[1])))
+    there.parent.mkdir(parents=True)
+    there.write_bytes(b"compiled here")
+    seed_prefix([(str(s), str(tmp_path / f"{s.stem}.pyc")) for s in sources])
+    seeded = Path(importlib.util.cache_from_source(str(sources[0])))
+    assert seeded.is_relative_to(PYC_PREFIX) and seeded.read_bytes() == b"installed new"
+    assert there.read_bytes() == b"compiled here"
+    assert sorted(p.name for p in seeded.parent.iterdir()) == sorted([seeded.name, there.name])
 
 
 def test_bytecode_of_removed_runs_is_pruned_and_of_kept_runs_kept(tmp_path: Path) -> None:
@@ -130,3 +148,8 @@ def test_a_value_json_would_change_is_refused(tmp_path: Path) -> None:
     factory: pytest.TempPathFactory = Factory(tmp_path)  # type: ignore[assignment]
     with pytest.raises(TypeError, match="does not survive JSON"):
         computed_once_per_run(factory, "v", lambda: {"pair": ("BTC", "USDT")})
+
+
+def test_xdist_workers_steal_work_from_each_other(pytestconfig: pytest.Config) -> None:
+    addopts = pytestconfig.getini("addopts")  # pyproject.toml's, as the controller reads them
+    assert addopts[addopts.index("--dist") + 1] == "worksteal"

@@ -21,6 +21,7 @@ import yaml
 from scaffolder.generate import generate
 from scaffolder.harness.audit import audit
 from scaffolder.standin import BinanceStandIn
+from tests.conftest import built_once_per_run
 from tests.harness.test_record import CALLS
 from tests.scaffolder.test_generate import make_project
 
@@ -41,15 +42,33 @@ def in_project(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
-    root = make_project(tmp_path_factory.mktemp("rest-record") / "project")
+def generate_and_record(path: Path) -> None:
+    """A project at ``path/project`` with the REST broker generated and recorded against the
+    stand-in; how ``scaffolder record`` ended in ``path/record.json``."""
+    root = make_project(path / "project")
     generate(NAME, root, data={"integration": "rest"})
     with BinanceStandIn(KEY, SECRET) as standin:
         done = in_project(root, "-m", "scaffolder.cli", "record", NAME, "--via", standin.url)
         assert standin.errors == []
         assert standin.orders_created == 1
-    return root, done
+    ended = {"args": done.args, "returncode": done.returncode}
+    ended |= {"stdout": done.stdout, "stderr": done.stderr}
+    (path / "record.json").write_text(json.dumps(ended), encoding="utf-8")
+
+
+def recorded_rest_project(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess]:
+    """:func:`generate_and_record` once per run, for every xdist worker and every module that
+    asks (this one, test_rerecord): the project is read-only to them (copy it to change it)."""
+    path = built_once_per_run(tmp_path_factory, "rest-record", generate_and_record)
+    ended = json.loads((path / "record.json").read_text(encoding="utf-8"))
+    return path / "project", subprocess.CompletedProcess(**ended)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    return recorded_rest_project(tmp_path_factory)
 
 
 def test_recording_a_generated_rest_broker_succeeds_and_replays(recorded):

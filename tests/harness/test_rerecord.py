@@ -130,21 +130,19 @@ def test_an_interrupted_rerecord_leaves_the_committed_cassettes_untouched(projec
         assert [o["status"] for o in standin.orders()] == ["CANCELED"]
 
 
-def test_a_freshly_generated_rest_broker_gets_the_same_protection(tmp_path):
-    """Not only the committed brokers: a REST broker just rendered by the template."""
-    from scaffolder.generate import generate
-    from tests.harness.test_record_rest import KEY, NAME, SECRET, in_project
-    from tests.scaffolder.test_generate import make_project
+def test_a_freshly_generated_rest_broker_gets_the_same_protection(tmp_path, tmp_path_factory):
+    """Not only the committed brokers: a REST broker just rendered by the template (and
+    recorded once, by test_record_rest's project: copied here, since this test records again)."""
+    from tests.harness.test_record_rest import KEY, NAME, SECRET, in_project, recorded_rest_project
 
-    root = make_project(tmp_path / "project")
-    generate(NAME, root, data={"integration": "rest"})
-    record_cli = ("-m", "scaffolder.cli", "record", NAME, "--via")
+    recorded, first = recorded_rest_project(tmp_path_factory)
+    assert first.returncode == 0, first.stderr
+    root = tmp_path / "project"
+    shutil.copytree(recorded, root)
+    before = snapshot(root / "cassettes" / NAME)
     with BinanceStandIn(KEY, SECRET) as standin:
-        first = in_project(root, *record_cli, standin.url)
-        assert first.returncode == 0, first.stderr
-        before = snapshot(root / "cassettes" / NAME)
         standin.change_shape({"side": "direction"}, path="/api/v3/openOrders")
-        again = in_project(root, *record_cli, standin.url)
+        again = in_project(root, "-m", "scaffolder.cli", "record", NAME, "--via", standin.url)
     assert again.returncode == 1 and "untouched" in again.stderr
     assert "get_open_orders: exchange answer changed, parsed result CHANGED" in again.stderr
     assert snapshot(root / "cassettes" / NAME) == before
