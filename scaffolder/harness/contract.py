@@ -115,10 +115,24 @@ class BrokerContract(ScenarioCalls):
     def project_root(self, request: pytest.FixtureRequest) -> Path:
         return project_root_of(Path(request.path))
 
+    @pytest.fixture(scope="class")
+    def _cassettes_expected(self) -> dict[Path, str | None]:
+        """:func:`cassettes_expected` per project root, asked once per class (it runs git
+        twice): a broker without cassettes skips every contract test with the same answer."""
+        return {}
+
     @pytest.fixture
-    def scenario(self, project_root: Path) -> dict[str, Any]:
+    def scenario(
+        self, project_root: Path, _cassettes_expected: dict[Path, str | None]
+    ) -> dict[str, Any]:
         scenario = load_scenario(project_root, self.broker_name)
-        expected = cassettes_expected(project_root, self.broker_name) if scenario is None else None
+        expected = None
+        if scenario is None:
+            if project_root not in _cassettes_expected:
+                _cassettes_expected[project_root] = cassettes_expected(
+                    project_root, self.broker_name
+                )
+            expected = _cassettes_expected[project_root]
         if expected:
             pytest.fail(
                 f"cassettes/{self.broker_name}/contract.json is missing, but {expected}: restore "
