@@ -10,15 +10,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from brokers.config import CCXT_CREDENTIALS, cache_dir, write_cache_file
+from brokers.config import cache_dir, write_cache_file
 
 #: ccxt credential name -> ours (the inverse of the runtime's mapping).
-OUR_CREDENTIAL: dict[str, str] = {v: k for k, v in CCXT_CREDENTIALS.items()}
-
 #: The unified methods BaseBroker uses, in the order of its interface.
 UNIFIED_METHODS: tuple[str, ...] = (
     "fetchBalance",
@@ -34,9 +31,9 @@ UNIFIED_METHODS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class ExchangeInfo:
-    """ccxt's metadata for one exchange, in our vocabulary."""
+class ExchangeInfo(NamedTuple):
+    """ccxt's metadata for one exchange, in our vocabulary (a named tuple: no dataclasses
+    import for ``scaffolder validate``)."""
 
     id: str
     name: str
@@ -87,14 +84,17 @@ def cache_path() -> Path:
 
 
 def _describe(exchange: Any, pro_exchange: Any | None) -> ExchangeInfo:
+    from brokers.config import CCXT_CREDENTIALS  # the typed config: only building needs it
+
+    ours = {v: k for k, v in CCXT_CREDENTIALS.items()}
     required = [k for k, v in exchange.requiredCredentials.items() if v]
     has = exchange.has
     return ExchangeInfo(
         id=exchange.id,
         name=str(exchange.name),
         sandbox=bool(exchange.urls.get("test")),
-        credentials=[OUR_CREDENTIAL[c] for c in required if c in OUR_CREDENTIAL],
-        unmapped_credentials=[c for c in required if c not in OUR_CREDENTIAL],
+        credentials=[ours[c] for c in required if c in ours],
+        unmapped_credentials=[c for c in required if c not in ours],
         timeframes=list(exchange.timeframes or {}),
         rate_limit_ms=int(exchange.rateLimit or 0),
         has={m: bool(has.get(m)) for m in UNIFIED_METHODS if m != "watchTicker"}
@@ -130,7 +130,7 @@ def exchanges() -> dict[str, ExchangeInfo]:
     except (OSError, ValueError, TypeError):
         pass
     data = build()
-    write_cache_file(path, json.dumps({k: asdict(v) for k, v in data.items()}))
+    write_cache_file(path, json.dumps({k: v._asdict() for k, v in data.items()}))
     return data
 
 

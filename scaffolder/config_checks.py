@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 
 from brokers.config import ENV_REFERENCE, Problem
 from brokers.json_positions import locate, pointer_of
-from brokers.redaction import hidden, is_auth_name
 
 #: Schemes a URL in a config may have.
 URL_SCHEMES = ("http", "https", "ws", "wss")
@@ -40,6 +39,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _DESCRIPTION_CONTROLS = frozenset("\t\n")
 #: Control characters (category Cc) and surrogates (Cs).
 _SUSPECT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: Those of them a JSON string may hold unescaped.
+_SUSPECT_UNESCAPED = re.compile("[\x7f-\x9f\ud800-\udfff]")
 
 
 def content_problems(document: Any, text: str) -> list[Problem]:
@@ -47,8 +48,12 @@ def content_problems(document: Any, text: str) -> list[Problem]:
     if not isinstance(document, dict):
         return []
     nodes = list(_walk(document))
+    # Every key and value is text between quotes in ``text``, where JSON allows no raw control
+    # character below U+0020: with no escape (``\n``, ``\u0000``) and none of the others, no
+    # key or value can hold a suspect character, and the per-string scan is skipped.
+    clean = "\\" not in text and _SUSPECT_UNESCAPED.search(text) is None
     problems = [
-        *_character_problems(nodes),
+        *(() if clean else _character_problems(nodes)),
         *_url_problems(nodes),
         *_custom_secret_problems(document, nodes),
         *_env_problems(document, nodes),
@@ -113,11 +118,10 @@ def _url_problems(nodes: Nodes) -> Iterator[Problem]:
     for path, value in nodes:
         if not isinstance(value, str) or not path or path == ("$schema",):
             continue
-        shown = value.strip()[:40]
         if _ACTIVE_SCHEME.match(value):
             yield Problem(
                 pointer_of(path),
-                f"{shown!r} is an active URL (script or inline data); a config holds only "
+                f"{value.strip()[:40]!r} is an active URL (script or inline data); a config holds only "
                 "http(s) and ws(s) URLs",
                 "content-url",
             )
@@ -126,7 +130,7 @@ def _url_problems(nodes: Nodes) -> Iterator[Problem]:
             if parts.scheme.lower() not in URL_SCHEMES or not parts.hostname:
                 yield Problem(
                     pointer_of(path),
-                    f"{shown!r} is not an http(s):// or ws(s):// URL with a host",
+                    f"{value.strip()[:40]!r} is not an http(s):// or ws(s):// URL with a host",
                     "content-url",
                 )
 
@@ -136,6 +140,9 @@ def _custom_secret_problems(document: dict[str, Any], nodes: Nodes) -> Iterator[
     for path, value in nodes:
         if len(path) < 2 or path[0] != "custom_settings":
             continue
+        # Imported for a custom setting only: the module compiles its patterns on import.
+        from brokers.redaction import hidden, is_auth_name
+
         key = path[-1]
         if (
             isinstance(key, str)

@@ -17,6 +17,11 @@ template's own setting, and an extension cannot change how templates are compile
 duration of one ``with`` block. :func:`_copier_environment_module` checks, before anything is
 swapped, that copier still builds it from that name; when a copier upgrade changes this, the
 hook raises :class:`RuntimeError` instead of silently doing nothing.
+
+What it saves (``benchmarks/generate.py`` prints it), ``scaffolder new kraken --defaults``
+with the cache and forced onto the plain path: 3.00 G against 3.60 G instructions (valgrind,
+17%), CPU median of 5 1.53 s against 1.71 s (11%; a loaded machine). The plain path is
+tested (``tests/scaffolder/test_jinja_cache.py``): it renders byte for byte the same files.
 """
 
 from __future__ import annotations

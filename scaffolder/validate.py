@@ -7,30 +7,46 @@ exchange (does it exist, does it have a sandbox, which credentials does it requi
 
 from __future__ import annotations
 
-import glob
 import json
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from brokers.config import Problem, read_document, schema_problems
-from brokers.errors import ConfigError
 from brokers.json_positions import locate
 from scaffolder.config_checks import content_problems
 from scaffolder.errors import UsageError
 
 
-@dataclass
 class FileReport:
-    """What was found in one file."""
+    """What was found in one file (a plain class: no dataclasses import for a valid file)."""
 
-    path: str
-    problems: list[Problem] = field(default_factory=list)
-    #: Worth a look but not invalid (the exit code ignores them), e.g. a testnet config
-    #: whose URLs point elsewhere.
-    warnings: list[Problem] = field(default_factory=list)
+    __slots__ = ("path", "problems", "warnings")
+
+    def __init__(
+        self,
+        path: str,
+        problems: list[Problem] | None = None,
+        warnings: list[Problem] | None = None,
+    ) -> None:
+        self.path = path
+        self.problems: list[Problem] = [] if problems is None else problems
+        #: Worth a look but not invalid (the exit code ignores them), e.g. a testnet config
+        #: whose URLs point elsewhere.
+        self.warnings: list[Problem] = [] if warnings is None else warnings
+
+    def __repr__(self) -> str:
+        return f"FileReport(path={self.path!r}, problems={self.problems!r}, warnings={self.warnings!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FileReport):
+            return NotImplemented
+        return (self.path, self.problems, self.warnings) == (
+            other.path,
+            other.problems,
+            other.warnings,
+        )
 
     @property
     def ok(self) -> bool:
@@ -43,6 +59,8 @@ def expand(paths: Iterable[str]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if any(c in raw for c in "*?["):
+            import glob  # only a pattern needs it
+
             matches = sorted(Path(p) for p in glob.glob(raw, recursive=True))
             if not matches:
                 raise UsageError(f"{raw}: the pattern matches no file")
@@ -119,7 +137,12 @@ def check_file(path: Path, *, semantic: bool = True, content: bool = True) -> Fi
     report = FileReport(str(path))
     try:
         text, document = read_document(path)
-    except ConfigError as exc:
+    except Exception as exc:
+        # The error tree is imported once a file is refused (brokers.config does so lazily).
+        from brokers.errors import ConfigError
+
+        if not isinstance(exc, ConfigError):
+            raise
         report.problems.append(
             Problem(exc.pointer or "", exc.message, "json", exc.line, exc.column)
         )
@@ -210,18 +233,14 @@ def one_line(text: str) -> str:
 
 def render_json(reports: list[FileReport]) -> str:
     """Machine-readable report (stable keys: status, checked, invalid, errors[])."""
-    errors = [
-        {"filename": r.path, **{k: v for k, v in asdict(p).items()}}
-        for r in reports
-        for p in r.problems
-    ]
+    errors = [{"filename": r.path, **p._asdict()} for r in reports for p in r.problems]
     return json.dumps(
         {
             "status": "ok" if not errors else "fail",
             "checked": len(reports),
             "invalid": sum(1 for r in reports if not r.ok),
             "errors": errors,
-            "warnings": [{"filename": r.path, **asdict(w)} for r in reports for w in r.warnings],
+            "warnings": [{"filename": r.path, **w._asdict()} for r in reports for w in r.warnings],
         },
         indent=2,
     )

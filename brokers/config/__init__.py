@@ -3,7 +3,7 @@
 Every failure is a :class:`~brokers.errors.ConfigError` naming the file, the JSON pointer, the
 line and column where known, and what to do about it. The schema is compiled once per process.
 
-One module a step, imported from here:
+One module a step, each imported from here on first use:
 
 - :mod:`~brokers.config.document`: reading strict JSON with positions;
 - :mod:`~brokers.config.validators`: the schema and its validators (the compiled fast path);
@@ -15,23 +15,9 @@ One module a step, imported from here:
 
 from __future__ import annotations
 
-from brokers.config.build import (
-    CCXT_CREDENTIALS,
-    BrokerConfig,
-    BrokerSettings,
-    build_config,
-    default_config_path,
-    load_config,
-)
-from brokers.config.cache import cache_dir, write_cache_file
-from brokers.config.document import MAX_CONFIG_BYTES, MAX_NESTING, read_document
-from brokers.config.env import ENV_REFERENCE, env_references, interpolate, substitute
-from brokers.config.problems import Problem, schema_problems
-from brokers.config.validators import SCHEMA_PATH, fast_accepts, schema
+from typing import TYPE_CHECKING
 
-# Private, kept importable from here: the tests and the fuzzers reach the two validators.
-from brokers.config.validators import _fast_validator as _fast_validator
-from brokers.config.validators import _validator as _validator
+from brokers import _lazy_exports
 
 __all__ = [
     "CCXT_CREDENTIALS",
@@ -55,3 +41,54 @@ __all__ = [
     "substitute",
     "write_cache_file",
 ]
+
+#: Public name -> the step's module that defines it. Each module is imported on first use (PEP
+#: 562): checking a document (``read_document``, ``schema_problems``), as ``scaffolder validate``
+#: does, imports neither the typed config (``build``, with dataclasses) nor jsonschema.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "CCXT_CREDENTIALS",
+            "BrokerConfig",
+            "BrokerSettings",
+            "build_config",
+            "default_config_path",
+            "load_config",
+        ],
+        "brokers.config.build",
+    ),
+    **dict.fromkeys(["cache_dir", "write_cache_file"], "brokers.config.cache"),
+    **dict.fromkeys(
+        ["MAX_CONFIG_BYTES", "MAX_NESTING", "read_document"], "brokers.config.document"
+    ),
+    **dict.fromkeys(
+        ["ENV_REFERENCE", "env_references", "interpolate", "substitute"], "brokers.config.env"
+    ),
+    **dict.fromkeys(["Problem", "schema_problems"], "brokers.config.problems"),
+    # Private, kept importable from here: the tests and the fuzzers reach the two validators.
+    **dict.fromkeys(
+        ["SCHEMA_PATH", "fast_accepts", "schema", "_fast_validator", "_validator"],
+        "brokers.config.validators",
+    ),
+}
+
+
+__getattr__, __dir__ = _lazy_exports(__name__, globals(), _EXPORTS)
+
+
+if TYPE_CHECKING:  # for type checkers and editors; not executed at run time
+    from brokers.config.build import (
+        CCXT_CREDENTIALS,
+        BrokerConfig,
+        BrokerSettings,
+        build_config,
+        default_config_path,
+        load_config,
+    )
+    from brokers.config.cache import cache_dir, write_cache_file
+    from brokers.config.document import MAX_CONFIG_BYTES, MAX_NESTING, read_document
+    from brokers.config.env import ENV_REFERENCE, env_references, interpolate, substitute
+    from brokers.config.problems import Problem, schema_problems
+    from brokers.config.validators import SCHEMA_PATH, fast_accepts, schema
+    from brokers.config.validators import _fast_validator as _fast_validator
+    from brokers.config.validators import _validator as _validator

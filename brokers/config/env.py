@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from brokers.errors import ConfigError
 from brokers.json_positions import locate, pointer_of
 
 #: A reference to an environment variable: ``${NAME}``.
@@ -38,6 +37,8 @@ def interpolate(
     """Replace ``${VAR}`` references with values from ``env``; a missing one is a ConfigError."""
     for pointer, var in env_references(document):
         if not env.get(var):
+            from brokers.errors import ConfigError  # only a missing variable needs the error tree
+
             line, column = locate(text, pointer) if text else (None, None)
             state = "is empty" if var in env else "is not set"
             raise ConfigError(

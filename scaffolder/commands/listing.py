@@ -70,13 +70,11 @@ def coverage_command(name: str | None, as_json: bool) -> None:
 @user_errors
 def exchanges(as_json: bool, sandbox_only: bool) -> None:
     """What ccxt offers: id, sandbox, required credentials, unified methods present."""
-    from dataclasses import asdict
-
     from scaffolder import ccxt_metadata
 
     infos = [i for i in ccxt_metadata.exchanges().values() if i.sandbox or not sandbox_only]
     if as_json:
-        click.echo(json.dumps([asdict(i) for i in infos], indent=2))
+        click.echo(json.dumps([i._asdict() for i in infos], indent=2))
         return
     short = {
         "fetchBalance": "bal",

@@ -18,6 +18,12 @@ message saying why, not with vcrpy's ``NameError``.
 
 When vcrpy stops importing clients eagerly (no ``aiohttp`` hidden import is needed then), or
 when aiohttp is already imported, this module just imports vcrpy.
+
+What it saves, ``pytest tests/brokers/test_binance.py`` against the same run with aiohttp
+imported first (the plain path: nothing hidden, no patcher skipped): 4.19 G against 4.97 G
+instructions (valgrind, 16%); CPU median of 5 1.96 s against 2.16 s (9%, on a loaded machine;
+8% in another trial). ``tests/harness/test_vcr_loader.py`` forces the plain path and checks a
+replay answers the same.
 """
 
 from __future__ import annotations

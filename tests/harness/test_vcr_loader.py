@@ -135,3 +135,36 @@ with recorder.use_cassette("late.yaml"):
     )
     assert "aiohttp was first imported inside a cassette" in out
     assert "import aiohttp before the cassette starts" in out
+
+
+#: Replays the first request of binance's get_ticker cassette through requests; prints the
+#: response's status and body. ``{plain}`` forces vcrpy's plain path first.
+REPLAY_FIRST_REQUEST = """
+import sys
+{plain}
+from scaffolder.harness import vcr_loader
+vcr_loader.import_vcr()
+import vcr, requests
+from scaffolder.harness.session import harness_vcr_config, register_matchers
+recorder = vcr.VCR(record_mode="none")
+register_matchers(recorder)
+with recorder.use_cassette({cassette!r}, **harness_vcr_config("binance")) as cassette:
+    sent = cassette.requests[0]
+    answer = requests.request(sent.method, sent.uri, headers=dict(sent.headers), data=sent.body)
+print(answer.status_code, answer.text)
+"""
+#: vcrpy as if its internals had moved: aiohttp imported before it (nothing to hide) and no
+#: patchers to skip (as without ``vcr.patch.PATCHER_NAMES``), so every cassette patches aiohttp.
+FORCED_PLAIN = """
+import aiohttp
+from scaffolder.harness import vcr_loader
+vcr_loader.skip_patchers = lambda: ()
+"""
+
+
+def test_the_plain_path_replays_the_same_answer(tmp_path: Path) -> None:
+    cassette = str(ROOT / "cassettes" / "binance" / "get_ticker.yaml")
+    tricked = run(REPLAY_FIRST_REQUEST.format(plain="", cassette=cassette), tmp_path)
+    plain = run(REPLAY_FIRST_REQUEST.format(plain=FORCED_PLAIN, cassette=cassette), tmp_path)
+    assert tricked.startswith("200 ") and len(tricked) > 10, tricked
+    assert plain == tricked

@@ -141,3 +141,15 @@ def test_the_fast_path_and_jsonschema_agree_on_allowed_env(allowed_env):
     document = with_(lambda d: d.update(allowed_env=allowed_env))
     reference = next(iter(_validator().iter_errors(document)), None)
     assert fast_accepts(document) == (reference is None)
+
+
+@pytest.mark.parametrize("char", ["\x7f", "\x85", "\x9f"])
+def test_a_control_character_written_unescaped_is_refused_too(tmp_path, char):
+    """JSON lets U+007F to U+009F stand unescaped in a string (unlike those below U+0020)."""
+    path = tmp_path / "binance.json"
+    document = with_(custom(note=f"bell{char}"))
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+    assert "\\" not in path.read_text(encoding="utf-8")  # no escape: the file holds it raw
+    result = CliRunner().invoke(main, ["validate", "--no-ccxt-checks", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "/custom_settings/note: the value holds a control character" in result.output

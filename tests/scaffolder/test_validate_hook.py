@@ -55,12 +55,44 @@ def test_the_hook_answers_as_scaffolder_validate_does(configs, args, exit_code):
     assert hook[0] == exit_code
 
 
-def test_checking_valid_files_imports_no_click(configs):
+def hook_in_process(config: Path, shown: str) -> tuple[str, str]:
+    """The hook run on ``config`` in a fresh interpreter: its output, and a last line with its
+    exit code and the value of the expression ``shown`` afterwards."""
     code = (
         "import sys\n"
         "from scaffolder.validate_hook import main\n"
-        f"code = main([{str(configs / 'good.json')!r}])\n"
-        "print(code, 'click' in sys.modules)\n"
+        f"code = main([{str(config)!r}])\n"
+        f"print(code, {shown})\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert done.stdout.splitlines()[-1] == "0 False", done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    return done.stdout + done.stderr, lines[-1] if lines else ""
+
+
+def test_checking_valid_files_imports_no_click(configs):
+    output, last = hook_in_process(configs / "good.json", "'click' in sys.modules")
+    assert last == "0 False", output
+
+
+#: What checking valid files never needs: the typed config and dataclasses, the runtime's error
+#: tree and its redaction patterns, jsonschema (a refused file's wording), glob (patterns).
+NOT_FOR_VALID_FILES = (
+    "brokers.config.build",
+    "dataclasses",
+    "brokers.errors",
+    "brokers.redaction",
+    "jsonschema",
+    "glob",
+)
+
+
+def test_checking_valid_files_imports_only_what_a_valid_file_needs(configs):
+    shown = f"[m for m in {NOT_FOR_VALID_FILES!r} if m in sys.modules]"
+    output, last = hook_in_process(configs / "good.json", shown)
+    assert last == "0 []", output
+
+
+def test_a_refused_file_still_gets_the_error_tree_and_its_words(configs):
+    output, last = hook_in_process(configs / "bad.json", "'jsonschema' in sys.modules")
+    assert last == "1 True", output
+    assert "/type" in output
