@@ -20,6 +20,7 @@ What must hold:
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import traceback
@@ -80,19 +81,27 @@ def yaml_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]
 
 PARSED = {name: yaml.safe_load(data) for name, data in ORIGINALS.items()}
 PATHS = {name: yaml_paths(document)[1:] for name, document in PARSED.items()}
+# Strategies drawn from in every example, built once (a list argument is never cached for
+# hypothesis, which validates each new strategy object when it is first drawn from).
+ANY_CASSETTE = st.sampled_from(sorted(ORIGINALS))
+# deep nesting is rare: pure-Python YAML is quadratic in the nesting depth
+CORRUPTIONS = st.sampled_from(
+    ["truncate", "flip", "punctuation", "control", "wrong_type"] * 3
+    + ["binary", "empty", "header_key", "tag", "deep"]
+)
+PUNCTUATION = st.sampled_from(list(b":-[]{}!&*|>'\"#%@`\n ,?"))
+EMPTY = st.sampled_from([b"", b"\n", b"   \n", b"---\n", b"~\n", b"[]\n", b"{}\n"])
+ANY_PATH = {name: st.sampled_from(paths) for name, paths in PATHS.items()}
+ANY_WRONG_TYPE = st.sampled_from(WRONG_TYPES)
+HEADER_KEYS = st.sampled_from([1, None, True, 2.5])
+TAGS = st.sampled_from(["!!python/object/apply:os.system ['true']", "!!binary AAAA"])
 
 
 @st.composite
 def corrupted(draw: st.DrawFn) -> Corrupted:
-    name = draw(st.sampled_from(sorted(ORIGINALS)))
+    name = draw(ANY_CASSETTE)
     data = ORIGINALS[name]
-    # deep nesting is rare: pure-Python YAML is quadratic in the nesting depth
-    kind = draw(
-        st.sampled_from(
-            ["truncate", "flip", "punctuation", "control", "wrong_type"] * 3
-            + ["binary", "empty", "header_key", "tag", "deep"]
-        )
-    )
+    kind = draw(CORRUPTIONS)
     if kind == "truncate":
         data = data[: draw(st.integers(0, len(data) - 1))]
     elif kind in ("flip", "punctuation", "control"):
@@ -102,32 +111,32 @@ def corrupted(draw: st.DrawFn) -> Corrupted:
             if kind == "flip":
                 buffer[index] ^= 1 << draw(st.integers(0, 7))
             elif kind == "punctuation":
-                buffer[index] = draw(st.sampled_from(list(b":-[]{}!&*|>'\"#%@`\n ,?")))
+                buffer[index] = draw(PUNCTUATION)
             else:
                 buffer[index] = draw(st.integers(0, 31))
         data = bytes(buffer)
     elif kind == "binary":
         data = draw(st.binary(max_size=400))
     elif kind == "empty":
-        data = draw(st.sampled_from([b"", b"\n", b"   \n", b"---\n", b"~\n", b"[]\n", b"{}\n"]))
+        data = draw(EMPTY)
     elif kind in ("wrong_type", "header_key"):
-        document = yaml.safe_load(data)
+        document = copy.deepcopy(PARSED[name])  # yaml.safe_load(data), without parsing again
         if kind == "wrong_type":
-            path = draw(st.sampled_from(PATHS[name]))
-            value = draw(st.sampled_from(WRONG_TYPES))
+            path = draw(ANY_PATH[name])
+            value = draw(ANY_WRONG_TYPE)
             target = document
             for part in path[:-1]:
                 target = target[part]
             target[path[-1]] = value
         else:
             headers = document["interactions"][0]["request"]["headers"]
-            headers[draw(st.sampled_from([1, None, True, 2.5]))] = ["x"]
+            headers[draw(HEADER_KEYS)] = ["x"]
         data = yaml.safe_dump(document).encode()
     elif kind == "deep":
         depth = draw(st.integers(20, 700))
         data = b"interactions: " + b"[" * depth + b"]" * depth + b"\nversion: 1\n"
     elif kind == "tag":
-        tag = draw(st.sampled_from(["!!python/object/apply:os.system ['true']", "!!binary AAAA"]))
+        tag = draw(TAGS)
         data = data.replace(b"version: 1", f"version: {tag}".encode(), 1)
     return Corrupted(name, data, [kind])
 
@@ -171,6 +180,8 @@ def test_audit_of_corrupted_cassettes(tmp_path: Path, monkeypatch: pytest.Monkey
 
     run()
     record_stats("cassettes.audit", outcomes, known_bug_types=dict(sorted(known.items())))
+    # the cases were mutated copies: the parsed originals they start from are still as parsed
+    assert {name: yaml.safe_load(data) for name, data in ORIGINALS.items()} == PARSED
 
 
 @pytest.fixture(scope="module")

@@ -194,70 +194,104 @@ secrets = st.text(string.ascii_letters + string.digits + "-_", min_size=12, max_
 )
 
 
+# Strategies drawn from in every example, built once: hypothesis validates each new strategy
+# object when it is first drawn from (a list argument is never cached for it).
+ANY_PATH = st.sampled_from(PATHS)
+ANY_OBJECT_PATH = st.sampled_from(OBJECT_PATHS)
+ANY_PATTERNED_PATH = st.sampled_from(PATHS_PATTERNED)
+ANY_CREDENTIAL = st.sampled_from(CREDENTIALS)
+ANY_WHITESPACE = st.sampled_from(WHITESPACE)
+BOUNDED_NUMBERS = st.sampled_from(BOUNDED)
+BEYOND = st.floats(0.001, 1e6)
+DEEP_PATHS = st.sampled_from([("custom_settings", "deep"), ("settings", "retry"), ("name",)])
+DOCUMENT_MUTATIONS = st.sampled_from(
+    [
+        "replace",
+        "add_key",
+        "delete",
+        "literal_secret",
+        "out_of_range",
+        "whitespace",
+        "deep",
+        "top_type",
+    ]
+)
+TEXT_MUTATIONS = st.sampled_from(
+    [
+        "none",
+        "none",
+        "truncate",
+        "bom",
+        "flip",
+        "binary",
+        "not_json",
+        "long_number",
+        "nan",
+        "duplicate_secret",
+        "empty",
+        "trailing",
+    ]
+)
+NOT_JSON = weird_text | st.sampled_from(["name: binance", "{'name': 'x'}", "[]", "null"])
+NON_NUMBERS = st.sampled_from(["NaN", "Infinity", "-Infinity"])
+EMPTY = st.sampled_from([b"", b" ", b"\n\n", b"\xef\xbb\xbf"])
+TRAILING = st.sampled_from([b"}", b",", b"{}", b"\x00", b"// comment"])
+DEPTHS = st.integers(1, 150) | st.integers(150, 3000)
+NESTINGS = st.sampled_from(["list", "dict"])
+
+
 @st.composite
 def out_of_range(draw: st.DrawFn) -> tuple[tuple[Any, ...], Any]:
-    path, low, high, exclusive, integer = draw(st.sampled_from(BOUNDED))
-    choices = [low - 1 if integer else low - draw(st.floats(0.001, 1e6))]
+    path, low, high, exclusive, integer = draw(BOUNDED_NUMBERS)
+    choices = [low - 1 if integer else low - draw(BEYOND)]
     if exclusive:
         choices.append(low)
     if high is not None:
-        choices.append(high + 1 if integer else high + draw(st.floats(0.001, 1e6)))
+        choices.append(high + 1 if integer else high + draw(BEYOND))
         choices.append(10 ** draw(st.integers(6, 40)))
     if integer:
         choices.append(draw(st.sampled_from([low + 0.5, "1000", True, None, [low]])))
     return path, draw(st.sampled_from(choices))
 
 
+OUT_OF_RANGE = out_of_range()
+
+
 @st.composite
 def document_mutation(draw: st.DrawFn, document: dict[str, Any], case: Case) -> None:
-    kind = draw(
-        st.sampled_from(
-            [
-                "replace",
-                "add_key",
-                "delete",
-                "literal_secret",
-                "out_of_range",
-                "whitespace",
-                "deep",
-                "top_type",
-            ]
-        )
-    )
+    kind = draw(DOCUMENT_MUTATIONS)
     case.labels.append(kind)
     case.expect_pointer = None  # only the last mutation's expectation is certain
     if kind == "replace":
-        path = draw(st.sampled_from(PATHS))
+        path = draw(ANY_PATH)
         put(document, path, draw(values))
     elif kind == "add_key":
-        path = draw(st.sampled_from(OBJECT_PATHS))
+        path = draw(ANY_OBJECT_PATH)
         target = get(document, path) if _exists(document, path) else None
         if isinstance(target, dict):
             target[draw(keys)] = draw(values)
     elif kind == "delete":
-        path = draw(st.sampled_from(PATHS))
+        path = draw(ANY_PATH)
         if _exists(document, path):
             parent = get(document, path[:-1])
             del parent[path[-1]]
     elif kind == "literal_secret":
-        credential = draw(st.sampled_from(CREDENTIALS))
+        credential = draw(ANY_CREDENTIAL)
         case.secret = draw(secrets)
         if put(document, ("api_credentials", credential), case.secret):
             case.expect_pointer = pointer(("api_credentials", credential))
     elif kind == "out_of_range":
-        path, value = draw(out_of_range())
+        path, value = draw(OUT_OF_RANGE)
         if put(document, path, value):
             case.expect_pointer = pointer(path)
     elif kind == "whitespace":
-        path = draw(st.sampled_from(PATHS_PATTERNED))
-        space = draw(st.sampled_from(WHITESPACE))
+        path = draw(ANY_PATTERNED_PATH)
+        space = draw(ANY_WHITESPACE)
         value = get(BASE, path)
         if put(document, path, draw(st.sampled_from([value + space, space + value]))):
             case.expect_pointer = pointer(path)
     elif kind == "deep":
-        path = draw(
-            st.sampled_from([("custom_settings", "deep"), ("settings", "retry"), ("name",)])
-        )
+        path = draw(DEEP_PATHS)
         put(document, path, PLACEHOLDER)
     elif kind == "top_type":
         document.clear()
@@ -282,24 +316,7 @@ def serialise(document: dict[str, Any], ensure_ascii: bool, depth: int, nest: st
 
 @st.composite
 def text_mutation(draw: st.DrawFn, text: str, case: Case) -> bytes:
-    kind = draw(
-        st.sampled_from(
-            [
-                "none",
-                "none",
-                "truncate",
-                "bom",
-                "flip",
-                "binary",
-                "not_json",
-                "long_number",
-                "nan",
-                "duplicate_secret",
-                "empty",
-                "trailing",
-            ]
-        )
-    )
+    kind = draw(TEXT_MUTATIONS)
     if kind != "none":
         case.labels.append(kind)
     if kind not in ("none", "duplicate_secret"):
@@ -318,9 +335,7 @@ def text_mutation(draw: st.DrawFn, text: str, case: Case) -> bytes:
     if kind == "binary":
         return draw(st.binary(max_size=300))
     if kind == "not_json":
-        return draw(
-            weird_text | st.sampled_from(["name: binance", "{'name': 'x'}", "[]", "null"])
-        ).encode("utf-8", "surrogatepass")
+        return draw(NOT_JSON).encode("utf-8", "surrogatepass")
     if kind == "long_number":
         digits = "9" * draw(st.integers(4300, 6000))
         return re.sub(r"(?<=: )\d+", digits, text, count=1).encode("utf-8", "surrogatepass")
@@ -328,7 +343,7 @@ def text_mutation(draw: st.DrawFn, text: str, case: Case) -> bytes:
         numbers = list(re.finditer(r"(?<=: )-?\d+(\.\d+)?(?=[,\n}])", text))
         if numbers:
             number = draw(st.sampled_from(numbers))
-            constant = draw(st.sampled_from(["NaN", "Infinity", "-Infinity"]))
+            constant = draw(NON_NUMBERS)
             text = text[: number.start()] + constant + text[number.end() :]
         return text.encode("utf-8", "surrogatepass")
     if kind == "duplicate_secret":
@@ -343,9 +358,9 @@ def text_mutation(draw: st.DrawFn, text: str, case: Case) -> bytes:
             text = text.replace(opening, f'{opening}"api_key": "{case.secret}"{separator}', 1)
         return text.encode("utf-8", "surrogatepass")
     if kind == "empty":
-        return draw(st.sampled_from([b"", b" ", b"\n\n", b"\xef\xbb\xbf"]))
+        return draw(EMPTY)
     if kind == "trailing":
-        return data + draw(st.sampled_from([b"}", b",", b"{}", b"\x00", b"// comment"]))
+        return data + draw(TRAILING)
     return data
 
 
@@ -355,8 +370,8 @@ def cases(draw: st.DrawFn) -> Case:
     document = copy.deepcopy(BASE)
     for _ in range(draw(st.integers(0, 2))):
         draw(document_mutation(document, case))
-    depth = draw(st.integers(1, 150) | st.integers(150, 3000))
-    text = serialise(document, draw(st.booleans()), depth, draw(st.sampled_from(["list", "dict"])))
+    depth = draw(DEPTHS)
+    text = serialise(document, draw(st.booleans()), depth, draw(NESTINGS))
     case.data = draw(text_mutation(text, case))
     if depth > 64 and json.dumps(PLACEHOLDER) in json.dumps(document):
         case.expect_pointer = None  # nested deeply enough to be refused as a whole

@@ -1,14 +1,18 @@
 """Fault injection in replay: every committed broker x every contract call x every fault.
 
-The matrix (:func:`scaffolder.harness.faults.matrix.run_matrix`) runs once per run (the xdist
-workers share it); each cell is a test of its own so a failure names the broker, the call, the
-fault and the mode. Below it, the injector's own behaviour (on a bare session and on the REST
+The matrix (:func:`scaffolder.harness.faults.matrix.run_matrix`) runs once per run, one part
+per broker (the xdist workers share the parts); each cell is a test of its own so a failure
+names the broker, the call, the fault and the mode. Below it, the injector's own behaviour (on a bare session and on the REST
 broker against the stand-in) and the pytest marker and fixtures it provides.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import textwrap
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +52,79 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = matrix_cases(ROOT)
 
 
+BROKERS = sorted({case.broker for case in CASES})
+
+
+def merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures :func:`run_matrix` gives for all the cells of ``parts`` (matrices of
+    disjoint cells, in :data:`CASES` order), ``seconds`` summed."""
+    brokers = parts[0]["brokers"]
+    with_calls = sorted({b for part in parts for b in part["brokers_with_calls"]})
+    errors: Counter[str] = Counter()
+    for part in parts:
+        errors.update(part["errors"])
+    return {
+        "brokers": brokers,
+        "brokers_with_calls": with_calls,
+        "brokers_without_calls": sorted(set(brokers) - set(with_calls)),
+        "methods": sorted({m for part in parts for m in part["methods"]}),
+        "calls": sorted({c for part in parts for c in part["calls"]}),
+        "faults": parts[0]["faults"],
+        "modes": parts[0]["modes"],
+        "faults_tried": sum(part["faults_tried"] for part in parts),
+        "outcomes": {
+            outcome: sum(part["outcomes"][outcome] for part in parts)
+            for outcome in parts[0]["outcomes"]
+        },
+        "errors": dict(sorted(errors.items())),
+        "violations": [v for part in parts for v in part["violations"]],
+        "results": {k: v for part in parts for k, v in part["results"].items()},
+        "seconds": round(sum(part["seconds"] for part in parts), 2),
+    }
+
+
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return computed_once_per_run(
-        tmp_path_factory, "fault-matrix", lambda: run_matrix(ROOT, cases=CASES)
-    )
+def matrix_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Any]]:
+    """One broker's part of the matrix, run once per run under its own name: the xdist
+    workers share the parts, so each runs some of them instead of one waiting for all."""
+
+    @functools.cache
+    def of(broker: str) -> dict[str, Any]:
+        cases = [case for case in CASES if case.broker == broker]
+        return computed_once_per_run(
+            tmp_path_factory, f"fault-matrix-{broker}", lambda: run_matrix(ROOT, cases=cases)
+        )
+
+    return of
+
+
+@pytest.fixture(scope="module")
+def matrix(matrix_of: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    return merged([matrix_of(broker) for broker in BROKERS])
 
 
 # -- the matrix --------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in CASES])
-def test_matrix_cell(matrix: dict[str, Any], case: MatrixCase) -> None:
-    result = matrix["results"][case.id]
+def test_matrix_cell(matrix_of: Callable[[str], dict[str, Any]], case: MatrixCase) -> None:
+    result = matrix_of(case.broker)["results"][case.id]
     assert result["outcome"] in ("success_after_retry", "right_error"), result["detail"]
+
+
+def test_the_matrix_of_its_parts_merged_is_the_matrix_of_the_whole() -> None:
+    """What :func:`merged` gives is what one :func:`run_matrix` over the same cells gives."""
+    cases = [
+        case
+        for case in CASES
+        if case.call in ("get_ticker", "create_order")
+        and case.fault in ("http_429", "timeout_after_accept")
+    ]
+    assert {case.broker for case in cases} == set(BROKERS)
+    parts = [run_matrix(ROOT, cases=[c for c in cases if c.broker == b]) for b in BROKERS]
+    whole = run_matrix(ROOT, cases=cases)
+    together = merged(parts)
+    assert together.pop("seconds") >= 0 and whole.pop("seconds") >= 0
+    assert json.loads(json.dumps(together)) == json.loads(json.dumps(whole))
+    assert list(together["results"]) == [case.id for case in cases]
 
 
 def test_matrix_covers_every_committed_broker_call_and_fault(matrix: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from scaffolder.cli import main
 from scaffolder.errors import UsageError
 from scaffolder.generate import generate
+from tests.conftest import built_once_per_run
 from tests.scaffolder.test_generate import (
     canary_env,
     listing,
@@ -97,28 +98,40 @@ def cases() -> list[tuple[str, str, object]]:
     return found + [(q, "ok", v) for q, v in ACCEPTED.items()]
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> tuple[Path, dict, dict]:
-    """Every case generated into one project: (project, accepted, refused messages).
+def render_every_case(path: Path) -> None:
+    """Every case generated into one project, ``path/project``, and what became of each in
+    ``path/outcome.json``: the broker each accepted case became, the message of each refusal.
 
     Questions only a ccxt broker renders (timeframes) go to ccxt exchange ids, one each.
     """
     import ccxt
 
-    project = make_project(tmp_path_factory.mktemp("hostile") / "project")
+    project = make_project(path / "project")
     exchange_ids = iter(sorted(ccxt.exchanges))
     accepted: dict[str, tuple[str, object]] = {}
-    refused: dict[tuple[str, str], str] = {}
+    refused: list[tuple[str, str, str]] = []
     for index, (question, label, value) in enumerate(cases()):
         base = QUESTIONS[question][0]
         name = next(exchange_ids) if "integration" not in base else f"hostile{index}"
         try:
             generate(name, project, data={**base, question: value})
         except UsageError as exc:
-            refused[(question, label)] = str(exc)
+            refused.append((question, label, str(exc)))
             continue
         accepted[name] = (question, value)
-    return project, accepted, refused
+    outcome = {"accepted": accepted, "refused": refused}
+    (path / "outcome.json").write_text(json.dumps(outcome), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
+    """(project, accepted, refused messages) of :func:`render_every_case`, rendered once per
+    run for every xdist worker (102 renders): the tests here only read the project."""
+    path = built_once_per_run(tmp_path_factory, "hostile-answers", render_every_case)
+    outcome = json.loads((path / "outcome.json").read_text(encoding="utf-8"))
+    accepted = {name: (question, value) for name, (question, value) in outcome["accepted"].items()}
+    refused = {(question, label): message for question, label, message in outcome["refused"]}
+    return path / "project", accepted, refused
 
 
 def test_every_refusal_names_the_question(rendered):
@@ -146,7 +159,9 @@ def test_nothing_ran_and_what_was_accepted_round_trips(rendered):
     project, accepted, _ = rendered
     assert {q for q, _ in accepted.values()} >= set(ACCEPTED), accepted
     names = sorted(accepted)
+    before = listing(project)
     seen = json.loads(run_python(project, READ_BACK, json.dumps(names), env=canary_env(project)))
+    assert listing(project) == before  # read-only: every worker shares the project
     for name, (question, value) in accepted.items():
         where = QUESTIONS[question][2]
         shown = seen[name][where]
@@ -159,8 +174,10 @@ def test_nothing_ran_and_what_was_accepted_round_trips(rendered):
 
 def test_the_generated_tests_of_the_accepted_answers_pass_and_run_nothing(rendered):
     project, _, _ = rendered
+    before = listing(project)
     result = run_pytest(project, "tests/brokers")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert listing(project) == before  # read-only: every worker shares the project
     assert not (project / MARKER).exists(), "an answer ran as code"
 
 
