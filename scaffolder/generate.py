@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,24 +92,27 @@ def template_version(root: Path) -> str | None:
     exactly the template version a broker came from.
     """
     template = root / TEMPLATE_RELPATH
+    top = _git_toplevel(root)
+    if top is None:
+        return None
     try:
-        top = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--show-toplevel"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        prefix = template.resolve().relative_to(Path(top).resolve()).as_posix()
+        prefix = template.resolve().relative_to(top.resolve()).as_posix()
         with tempfile.TemporaryDirectory(prefix="scaffolder-index-") as scratch:
             env = {**os.environ, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
             subprocess.run(
-                ["git", "-C", top, "read-tree", "--empty"], env=env, check=True, capture_output=True
+                ["git", "-C", str(top), "read-tree", "--empty"],
+                env=env,
+                check=True,
+                capture_output=True,
             )
             subprocess.run(
-                ["git", "-C", top, "add", "--", prefix], env=env, check=True, capture_output=True
+                ["git", "-C", str(top), "add", "--", prefix],
+                env=env,
+                check=True,
+                capture_output=True,
             )
             tree = subprocess.run(
-                ["git", "-C", top, "write-tree", f"--prefix={prefix}/"],
+                ["git", "-C", str(top), "write-tree", f"--prefix={prefix}/"],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -174,9 +177,12 @@ def generate_many(
             f"no broker template at {template}: run scaffolder from the project root"
         )
     version = template_version(root) if brokers else None
+    plain = bool(brokers) and not _is_git_repo_root(template)
     rendered: dict[str, list[Path]] = {}
     with scratch_dir(root, ".scaffolder-") as scratch, compiled_templates_cached():
         staged = scratch / "out"
+        no_git = scratch / "no-git"
+        no_git.mkdir()
         for index, (name, data) in enumerate(brokers.items()):
             if progress is not None:
                 progress(index, len(brokers), name)
@@ -186,16 +192,17 @@ def generate_many(
                 meta = template_meta(name, root, pairs=seeded[1] if seeded else None)
                 answers = {**(data or {}), "name": name, "ccxt_meta": meta}
                 try:
-                    copier.run_copy(
-                        str(template),
-                        out,
-                        data=answers,
-                        defaults=defaults,
-                        quiet=quiet,
-                        unsafe=False,
-                        overwrite=True,
-                        cleanup_on_error=True,
-                    )
+                    with _git_hidden_from_copier(no_git) if plain else nullcontext():
+                        copier.run_copy(
+                            str(template),
+                            out,
+                            data=answers,
+                            defaults=defaults,
+                            quiet=quiet,
+                            unsafe=False,
+                            overwrite=True,
+                            cleanup_on_error=True,
+                        )
                 except (ValueError, copier.errors.CopierError) as exc:
                     raise UsageError(f"the template refused the answers: {exc}") from exc
                 _check_rendered(out, name)
@@ -216,6 +223,48 @@ def generate_many(
         Generated(name, [root / relpath for relpath in relpaths], rewired)
         for name, relpaths in rendered.items()
     ]
+
+
+def _git_toplevel(directory: Path) -> Path | None:
+    """The top of the git work tree ``directory`` is in; None outside git (or without git)."""
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return Path(top) if top else None
+
+
+def _is_git_repo_root(directory: Path) -> bool:
+    """Whether ``directory`` is the top of a git work tree (copier then renders its last commit,
+    cloned, instead of the files on disk)."""
+    top = _git_toplevel(directory)
+    return top is not None and top.resolve() == directory.resolve()
+
+
+def _git_hidden_from_copier(empty_dir: Path) -> AbstractContextManager[Any]:
+    """While copier renders a template that is a plain directory, it finds no ``git``.
+
+    copier asks git about every render, and none of the answers matter here: whether the
+    template is a repository's root or a bundle (three git processes, one a ``git init`` in a
+    temporary directory: no, it is a directory inside the project, checked once per batch by
+    :func:`_is_git_repo_root`), and for each file written whether the destination's index
+    should get its executable bit (six processes: never, the files are new in a fresh scratch
+    directory, so git tracks none of them). With no git to be found copier skips all of them
+    and renders the same files: it looks git up on plumbum's ``PATH`` (``local.env``, a copy
+    of the process environment: ``os.environ`` and our own ``git`` calls are untouched), which
+    points at ``empty_dir`` for the duration. Should copier find git some other way one day,
+    it simply runs those processes again.
+    """
+    try:
+        from plumbum import local
+    except ImportError:  # pragma: no cover - a copier without plumbum: nothing to hide
+        return nullcontext()
+    return local.env(PATH=str(empty_dir))
 
 
 @contextmanager
