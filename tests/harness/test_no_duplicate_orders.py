@@ -21,7 +21,6 @@ The runs are shared with ``scripts/reliability.py`` through
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ from scaffolder.harness.faults.targets import (
     order_cases,
 )
 from scaffolder.harness.fresh import FRESH_SUFFIX
-from tests.conftest import computed_once_per_run
+from tests.conftest import computed_once_per_run, in_worker_order
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,12 +84,11 @@ def merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The campaign, each part run once for every xdist worker. The workers ask for the parts
     in opposite orders, so two of them run one part each instead of one waiting for both."""
-    names = sorted(PARTS, reverse=os.environ.get("PYTEST_XDIST_WORKER", "gw0")[-1] in "13579")
     parts = {
         name: computed_once_per_run(
             tmp_path_factory, f"no-duplicates-{name}", lambda name=name: campaign(PARTS[name])
         )
-        for name in names
+        for name in in_worker_order(list(PARTS))
     }
     return merged([parts[name] for name in PARTS])
 
