@@ -16,6 +16,7 @@ from tests.conftest import (
     PYC_PREFIX,
     built_once_per_run,
     computed_once_per_run,
+    in_worker_order,
     prune_stale_bytecode,
     run_directory,
     seed_prefix,
@@ -153,3 +154,17 @@ def test_a_value_json_would_change_is_refused(tmp_path: Path) -> None:
 def test_xdist_workers_steal_work_from_each_other(pytestconfig: pytest.Config) -> None:
     addopts = pytestconfig.getini("addopts")  # pyproject.toml's, as the controller reads them
     assert addopts[addopts.index("--dist") + 1] == "worksteal"
+
+
+@pytest.mark.parametrize(
+    ("worker", "order"),
+    [(None, "abc"), ("gw0", "abc"), ("gw1", "cba"), ("gw2", "abc"), ("gw11", "cba")],
+)
+def test_every_other_worker_asks_for_shared_parts_in_the_opposite_order(
+    monkeypatch: pytest.MonkeyPatch, worker: str | None, order: str
+) -> None:
+    if worker is None:
+        monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    else:
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+    assert "".join(in_worker_order(list("abc"))) == order

@@ -5,7 +5,8 @@ merged into ``.fuzz-stats.json`` at the repository root, in the shape ``scripts/
 --fuzz-stats`` reads: ``{"cases": N, "targets": {test: N}, "failures": N, "tests": {...}}``,
 where ``failures`` counts cases that ended in a traceback tolerated as a known bug;
 without it nothing is written to the repository: no example database, and hypothesis's caches
-go to a temporary directory (unless ``HYPOTHESIS_STORAGE_DIRECTORY`` says where).
+go to a temporary directory (unless ``HYPOTHESIS_STORAGE_DIRECTORY`` says where), its Unicode
+tables to one kept between runs (:data:`UNICODE_TABLES`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,16 @@ ROOT = Path(__file__).resolve().parents[2]
 STATS_FILE = ROOT / ".fuzz-stats.json"
 STATS_VARIABLE = "FUZZ_STATS"
 
+#: Hypothesis's Unicode tables (its charmap, each codec's characters: computing them loops over
+#: every code point, seconds of CPU per process), kept between runs outside the tree and shared
+#: by the xdist workers; hypothesis writes each one atomically. Nothing else of its is kept.
+UNICODE_TABLES = Path(tempfile.gettempdir()) / f"broker-scaffolder-hypothesis-unicode-{os.getuid()}"
+
 if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
     _HOME = tempfile.mkdtemp(prefix="fuzz-hypothesis-")
-    atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
+    atexit.register(shutil.rmtree, _HOME, ignore_errors=True)  # the link, not the tables
+    UNICODE_TABLES.mkdir(exist_ok=True)
+    (Path(_HOME) / "unicode_data").symlink_to(UNICODE_TABLES, target_is_directory=True)
     set_hypothesis_home_dir(_HOME)
 
 

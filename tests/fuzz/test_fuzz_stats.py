@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 MERGE = """
@@ -35,3 +37,16 @@ def test_workers_merging_at_the_same_time_keep_every_entry(tmp_path: Path):
     merged = json.loads(stats.read_text())
     assert len(merged["tests"]) == 3 * count
     assert merged["cases"] == 3 * count
+
+
+def test_hypothesis_unicode_tables_are_kept_between_runs_outside_the_tree() -> None:
+    from hypothesis.internal.charmap import charmap, charmap_file, intervals_from_codec
+
+    from tests.fuzz import UNICODE_TABLES
+
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        pytest.skip("HYPOTHESIS_STORAGE_DIRECTORY says where hypothesis keeps everything")
+    charmap(), intervals_from_codec("utf-8")  # read from the tables, or computed and written
+    for table in (charmap_file(), charmap_file("codec-v2-utf-8")):
+        assert table.resolve().is_relative_to(UNICODE_TABLES.resolve()) and table.is_file()
+        assert not table.resolve().is_relative_to(ROOT)

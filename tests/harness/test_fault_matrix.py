@@ -43,7 +43,7 @@ from scaffolder.harness.faults.mechanism import (
 )
 from scaffolder.harness.faults.targets import standin_broker
 from scaffolder.standin import FAULTS_AFTER, FAULTS_BEFORE, BinanceStandIn
-from tests.conftest import computed_once_per_run
+from tests.conftest import computed_once_per_run, in_worker_order
 
 # The faults marker and fixtures are tested in a pytester run of their own (below).
 pytest_plugins = ["pytester"]
@@ -100,7 +100,8 @@ def matrix_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[
 
 @pytest.fixture(scope="module")
 def matrix(matrix_of: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-    return merged([matrix_of(broker) for broker in BROKERS])
+    parts = {broker: matrix_of(broker) for broker in in_worker_order(BROKERS)}
+    return merged([parts[broker] for broker in BROKERS])
 
 
 # -- the matrix --------------------------------------------------------------------------------
