@@ -80,6 +80,11 @@ def cassettes_expected(root: Path, name: str) -> str | None:
     return None
 
 
+#: :func:`cassettes_expected` per (project root, broker), asked once per test process (it runs
+#: git twice): a broker without cassettes skips every contract test with the same answer.
+_EXPECTED: dict[tuple[Path, str], str | None] = {}
+
+
 class BrokerContract(ScenarioCalls):
     """Inherit and set ``broker_name``; every test below then runs against that broker."""
 
@@ -115,24 +120,15 @@ class BrokerContract(ScenarioCalls):
     def project_root(self, request: pytest.FixtureRequest) -> Path:
         return project_root_of(Path(request.path))
 
-    @pytest.fixture(scope="class")
-    def _cassettes_expected(self) -> dict[Path, str | None]:
-        """:func:`cassettes_expected` per project root, asked once per class (it runs git
-        twice): a broker without cassettes skips every contract test with the same answer."""
-        return {}
-
     @pytest.fixture
-    def scenario(
-        self, project_root: Path, _cassettes_expected: dict[Path, str | None]
-    ) -> dict[str, Any]:
+    def scenario(self, project_root: Path) -> dict[str, Any]:
         scenario = load_scenario(project_root, self.broker_name)
         expected = None
         if scenario is None:
-            if project_root not in _cassettes_expected:
-                _cassettes_expected[project_root] = cassettes_expected(
-                    project_root, self.broker_name
-                )
-            expected = _cassettes_expected[project_root]
+            key = (project_root, self.broker_name)
+            if key not in _EXPECTED:
+                _EXPECTED[key] = cassettes_expected(project_root, self.broker_name)
+            expected = _EXPECTED[key]
         if expected:
             pytest.fail(
                 f"cassettes/{self.broker_name}/contract.json is missing, but {expected}: restore "
