@@ -144,7 +144,10 @@ IMPORT_ALL = textwrap.dedent(
 #: ``scaffolder new`` with the compiled-template cache forced off: copier renders uncached.
 UNCACHED_NEW = textwrap.dedent(
     """
-    import sys
+    import os, sys
+    # what the scaffolder script has first on its path: its own directory, not the project's
+    # (whose brokers/ folder would shadow the runtime of an editable install)
+    sys.path[0] = os.path.dirname(sys.executable)
     from scaffolder import jinja_cache
     def forced_off():
         raise RuntimeError("forced off by benchmarks/generate.py")
