@@ -428,12 +428,13 @@ def _as_sent(order: Order, request: OrderRequest) -> Order:
     """A new order's answer with what the exchange left out filled in from what was sent:
     many exchanges answer an order with its id alone (no side, type or amount echoed)."""
     get = order.get
-    if not [key for key in _SENT_KEYS if get(key) in (None, "")]:  # a full echo: nothing to fill
+    absent = [key for key in _SENT_KEYS if get(key) in (None, "")]
+    if not absent:  # a full echo: nothing to fill (and nothing converted)
         return order
     sent: dict[str, Any] = {
         "symbol": request.symbol, "type": request.order_type, "side": request.side,
         "client_order_id": request.client_order_id, "amount": float(request.amount),
         "price": None if request.price is None else float(request.price),
     }  # fmt: skip
-    missing = {k: v for k, v in sent.items() if order.get(k) in (None, "") and v is not None}
+    missing = {key: sent[key] for key in absent if sent[key] is not None}
     return cast(Order, {**order, **missing}) if missing else order
