@@ -7,17 +7,25 @@ position of the member's key is recorded, which is where an editor should put th
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
-_WS = re.compile(r"[ \t\n\r]*")
 #: A JSON string, written as an unrolled loop: runs of plain characters, then one escape at a
 #: time. The alternation ``(?:[^"\\]|\\.)*`` pushes a backtracking frame per character, which
 #: made a 48 MB string take 20 s and 5.9 GB; this form is linear and flat.
 _STRING_PATTERN = r'"[^"\\]*(?:\\.[^"\\]*)*"'
-_STRING = re.compile(_STRING_PATTERN, re.DOTALL)
-_SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
-_BRACKET = re.compile(_STRING_PATTERN + r"|[\[\]{}]", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=1)
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """(whitespace, string, scalar), compiled on first use: positions are only needed for a
+    problem, and compiling these on import cost a pre-commit run on valid files 1%."""
+    return (
+        re.compile(r"[ \t\n\r]*"),
+        re.compile(_STRING_PATTERN, re.DOTALL),
+        re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null"),
+    )
 
 
 def escape_pointer_token(token: str) -> str:
@@ -37,9 +45,10 @@ class _Scanner:
         #: Keys that repeat within one object: (pointer, offset of the repeat).
         self.duplicates: list[tuple[str, int]] = []
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._ws, self._string, self._scalar = _patterns()
 
     def skip_ws(self, i: int) -> int:
-        match = _WS.match(self.text, i)
+        match = self._ws.match(self.text, i)
         return match.end() if match else i
 
     def value(self, i: int, pointer: str, record: bool = True) -> int:
@@ -51,7 +60,7 @@ class _Scanner:
             return self._object(i + 1, pointer)
         if char == "[":
             return self._array(i + 1, pointer)
-        match = (_STRING if char == '"' else _SCALAR).match(self.text, i)
+        match = (self._string if char == '"' else self._scalar).match(self.text, i)
         if not match:
             raise ValueError(f"not JSON at offset {i}")
         return match.end()
@@ -63,7 +72,7 @@ class _Scanner:
         seen: set[str] = set()
         while True:
             i = self.skip_ws(i)
-            match = _STRING.match(self.text, i)
+            match = self._string.match(self.text, i)
             if not match:
                 raise ValueError(f"expected a key at offset {i}")
             key = json.loads(match.group(0))
@@ -146,7 +155,7 @@ def nesting_offset(text: str, limit: int) -> int | None:
     Iterative, so it works on texts too deep for the recursive scanner (and for ``json``).
     """
     depth = 0
-    for match in _BRACKET.finditer(text):
+    for match in re.finditer(_STRING_PATTERN + r"|[\[\]{}]", text, re.DOTALL):
         token = match.group(0)
         if token in ("[", "{"):
             depth += 1

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -42,7 +41,8 @@ if TYPE_CHECKING:
 URL_SCHEMES = ("http", "https", "ws", "wss")
 #: Keys whose string values are URLs (and everything under ``urls``, ccxt's URL tree).
 _URL_KEY = re.compile(r"(?i)(?:^|_)(?:url|uri|endpoint)s?$")
-_ACTIVE_SCHEME = re.compile(r"(?i)^\s*(?:javascript|data|vbscript|file)\s*:")
+#: Compiled by ``re`` when a value first holds a colon (a config without URLs never does).
+_ACTIVE_SCHEME = r"(?i)^\s*(?:javascript|data|vbscript|file)\s*:"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Characters allowed in the description (and nowhere else) among the control characters.
 _DESCRIPTION_CONTROLS = frozenset("\t\n")
@@ -60,11 +60,14 @@ def content_problems(document: Any, text: str) -> list[Problem]:
         return []
     strings: Strings = []
     _collect_strings(document, (), strings)
+    # Each rule is asked only about the strings it reads (most configs have no custom setting).
+    custom = [s for s in strings if s[0][0] == "custom_settings" and len(s[0]) > 1]
+    referencing = [s for s in strings if "${" in s[1]]  # no reference without "${"
     problems = [
         *(() if _clean(text) else _character_problems(list(_walk(document)))),
         *_url_problems(strings),
-        *_custom_secret_problems(document, strings),
-        *_env_problems(document, strings),
+        *(_custom_secret_problems(document, custom) if custom else ()),
+        *(_env_problems(document, referencing) if referencing else ()),
     ]
     return [Problem(p.pointer, p.message, p.rule, *locate(text, p.pointer)) for p in problems]
 
@@ -106,6 +109,8 @@ def _walk(value: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, Any]]:
 
 
 def _bad_character(text: str, allowed: frozenset[str] = frozenset()) -> str | None:
+    import unicodedata  # only a text that may hold a suspect character gets here
+
     for match in re.finditer(_SUSPECT, text):  # a regex first: most strings hold none
         char = match.group(0)
         category = unicodedata.category(char)
@@ -148,7 +153,7 @@ def _url_problems(strings: Strings) -> Iterator[Problem]:
     for path, value in strings:
         if path == ("$schema",):
             continue
-        if ":" in value and _ACTIVE_SCHEME.match(value):  # no scheme without a colon
+        if ":" in value and re.match(_ACTIVE_SCHEME, value):  # no scheme without a colon
             yield Problem(
                 pointer_of(path),
                 f"{value.strip()[:40]!r} is an active URL (script or inline data); a config holds only "
@@ -169,13 +174,12 @@ def _url_problems(strings: Strings) -> Iterator[Problem]:
 
 
 def _custom_secret_problems(document: dict[str, Any], strings: Strings) -> Iterator[Problem]:
+    """Literal secrets among ``strings``, those under ``custom_settings``."""
     prefix = _prefix(document) or "BROKER_"
-    for path, value in strings:
-        if len(path) < 2 or path[0] != "custom_settings":
-            continue
-        # Imported for a custom setting only: the module compiles its patterns on import.
-        from brokers.redaction import hidden, is_auth_name
+    # Imported for a custom setting only: the module compiles its patterns on import.
+    from brokers.redaction import hidden, is_auth_name
 
+    for path, value in strings:
         key = path[-1]
         if (
             isinstance(key, str)
@@ -199,14 +203,15 @@ def _prefix(document: dict[str, Any]) -> str | None:
 
 def _env_problems(document: dict[str, Any], strings: Strings) -> Iterator[Problem]:
     """``${VAR}`` references (as :func:`brokers.config.env_references` finds them) that are
-    neither the broker's own nor listed in ``allowed_env``."""
+    neither the broker's own nor listed in ``allowed_env``, among ``strings`` (those holding
+    ``${``)."""
     prefix = _prefix(document)
     if prefix is None:
         return
     listed = document.get("allowed_env")
     allowed = {v for v in listed if isinstance(v, str)} if isinstance(listed, list) else set()
     for path, value in strings:
-        if "${" not in value or path[0] in ("$schema", "allowed_env"):  # no reference
+        if path[0] in ("$schema", "allowed_env"):
             continue
         for match in ENV_REFERENCE.finditer(value):
             variable = match.group(1)

@@ -8,7 +8,6 @@ exchange (does it exist, does it have a sandbox, which credentials does it requi
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -226,6 +225,8 @@ def render_text(reports: list[FileReport]) -> str:
 def one_line(text: str) -> str:
     """``text`` safe to print as one line: control, format and separator characters and lone
     surrogates (keys in a config may hold any of them) are shown as escapes."""
+    import unicodedata  # only a problem's line needs it
+
     return "".join(
         char.encode("unicode_escape").decode("ascii")
         if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")

@@ -212,3 +212,43 @@ def test_substitution_resolves_every_reference_but_keeps_schema_links_as_written
         "list": ["9", 1, None, {"$schema": "${HOST}"}],
     }
     assert substitute("${HOST}", env) == "127.0.0.1"
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"], ids=["crlf", "cr"])
+def test_a_file_with_other_newlines_reads_as_text_mode_would(tmp_path, config_doc, newline):
+    """The file is read as bytes and decoded at once; its newlines still become ``\\n``, so
+    lines and columns are those of the same file saved with ``\\n``."""
+    from brokers.config import read_document, schema_problems
+
+    config_doc["settings"]["testnett"] = True
+    text = json.dumps(config_doc, indent=2) + "\n"
+    plain, other = tmp_path / "plain.json", tmp_path / "other.json"
+    plain.write_bytes(text.encode("utf-8"))
+    other.write_bytes(text.replace("\n", newline).encode("utf-8"))
+    assert read_document(other) == read_document(plain)
+    located = [
+        schema_problems(doc, txt) for txt, doc in (read_document(plain), read_document(other))
+    ]
+    assert located[0] == located[1] and located[0][0].line > 1
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b'{"name": "\xff"}', "invalid start byte"), (b'{"name": "\xc3', "unexpected end of data")],
+)
+def test_a_file_that_is_not_utf8_is_refused_with_the_reason(tmp_path, data, reason):
+    from brokers.config import read_document
+
+    path = tmp_path / "bad.json"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        read_document(path)
+    assert info.value.message == f"not UTF-8 text ({reason})"
+
+
+def test_a_directory_is_refused_as_unreadable(tmp_path):
+    from brokers.config import read_document
+
+    with pytest.raises(ConfigError) as info:
+        read_document(tmp_path)
+    assert info.value.message.startswith("cannot read file: ")

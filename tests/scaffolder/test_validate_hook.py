@@ -109,3 +109,13 @@ def test_a_refused_file_still_gets_the_error_tree_and_its_words(configs):
     output, last = hook_in_process(configs / "bad.json", "'jsonschema' in sys.modules")
     assert last == "1 True", output
     assert "/type" in output
+
+
+def test_a_valid_file_gets_no_positions_computed(configs):
+    """Positions are for problems: a valid file's run never scans for them (nor compiles the
+    scanner's patterns); a refused one does."""
+    shown = "__import__('brokers.json_positions').json_positions._patterns.cache_info().misses"
+    output, last = hook_in_process(configs / "good.json", shown)
+    assert last == "0 0", output
+    output, last = hook_in_process(configs / "bad.json", shown)
+    assert last == "1 1", output
