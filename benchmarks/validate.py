@@ -15,6 +15,10 @@
    imported to word the problems (valid documents are answered by the compiled fast path alone).
    The hook, check-jsonschema and the floor are also timed in CPU (user + system, median),
    steadier than wall time on a loaded machine; their ratio is printed beside the target.
+3. Instructions: when valgrind is on PATH, the same three commands are run once each under
+   ``valgrind --tool=callgrind --trace-children=no`` (total instructions, deterministic to
+   about 0.1%, whatever else runs on the machine), and their ratio is a second target line.
+   ``--no-instructions`` skips it (valgrind makes each run some 50 times slower).
 
 The ccxt metadata cache is made to exist (one ``scaffolder validate`` run) before anything is
 timed; whether it existed beforehand is printed. Then the script profiles ``python -X
@@ -31,6 +35,7 @@ import json
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -147,6 +152,33 @@ def in_process(paths: list[Path], semantic: bool, min_seconds: float = 1.5) -> T
         result.seconds += elapsed
         result.configs += len(paths)
     return result
+
+
+# --- instruction counts --------------------------------------------------------------------
+
+
+def instructions(command: list[str], *, cwd: Path, env: dict[str, str]) -> int | None:
+    """Instructions ``command`` executes (valgrind callgrind's total), None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
+        done = subprocess.run(
+            [
+                valgrind,
+                "--tool=callgrind",
+                "--trace-children=no",
+                f"--callgrind-out-file={tmp}/callgrind.out",
+                *command,
+            ],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    match = re.search(r"Collected : (\d+)", done.stderr)
+    return int(match.group(1)) if match else None
 
 
 # --- import-time profile -------------------------------------------------------------------
@@ -298,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     _bench.add_common_args(parser, runs=11)
     parser.add_argument("--profile", action="store_true", help="(the profile is always printed)")
+    parser.add_argument(
+        "--no-instructions", action="store_true", help="skip the valgrind instruction counts"
+    )
     args = parser.parse_args(argv)
     quiet = args.json
     start_note = _bench.machine_note()
@@ -359,12 +394,32 @@ def main(argv: list[str] | None = None) -> int:
             "check-jsonschema": statistics.median(theirs_cpu),
             "floor": statistics.median(floor_cpu),
         }
-        target = Target(
-            "pre-commit's validate / check-jsonschema (whole process, 100 files)",
-            ratio,
-            RATIO_LIMIT,
-            "x",
-        )
+        targets = [
+            Target(
+                "pre-commit's validate / check-jsonschema (whole process, 100 files)",
+                ratio,
+                RATIO_LIMIT,
+                "x",
+            )
+        ]
+        counted: dict[str, int | None] = {}
+        if not args.no_instructions:
+            _bench.log("instructions (valgrind), one run each...", quiet=quiet)
+            for key, command in (
+                ("hook", ours.command),
+                ("check-jsonschema", theirs.command),
+                ("floor", bare.command),
+            ):
+                counted[key] = instructions(command, cwd=ROOT, env=env)
+        if all(counted.get(k) for k in ("hook", "check-jsonschema", "floor")):
+            targets.append(
+                Target(
+                    "the same, by instructions (valgrind callgrind)",
+                    counted["hook"] / counted["check-jsonschema"],  # type: ignore[operator]
+                    RATIO_LIMIT,
+                    "x",
+                )
+            )
         profile = profile_imports(directory, env)
 
     context = _bench.run_context(env, start_note)
@@ -378,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_of_minimums": round(ours.best / theirs.best, 4),
         "cpu_median_s": {k: round(v, 4) for k, v in cpu.items()},
         "cpu_ratio": round(cpu["hook"] / cpu["check-jsonschema"], 4),
+        "instructions": counted,
         "import_profile": profile,
     }
     if not args.json:
@@ -437,10 +493,23 @@ def main(argv: list[str] | None = None) -> int:
             f"{cpu['hook'] / cpu['check-jsonschema']:.3f} (floor "
             f"{cpu['floor'] / cpu['check-jsonschema']:.3f})"
         )
+        if all(counted.get(k) for k in ("hook", "check-jsonschema", "floor")):
+            hook_ir, theirs_ir, floor_ir = (
+                counted["hook"] or 0,
+                counted["check-jsonschema"] or 0,
+                counted["floor"] or 0,
+            )
+            print(
+                f"instructions (valgrind callgrind, one run each): hook {hook_ir / 1e6:.1f} M, "
+                f"check-jsonschema {theirs_ir / 1e6:.1f} M, python -c pass {floor_ir / 1e6:.1f} M: "
+                f"ratio {hook_ir / theirs_ir:.3f} (floor {floor_ir / theirs_ir:.3f})"
+            )
+        elif not args.no_instructions:
+            print("instructions: valgrind not found (or it failed); not counted")
         if profile:
             print_profile(profile)
         print()
-    return _bench.emit(results, [target], args.json)
+    return _bench.emit(results, targets, args.json)
 
 
 if __name__ == "__main__":
