@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from scaffolder.ccxt_metadata import ccxt_version
 from scaffolder.fs import write_text_atomic
 
 FILE = "provenance.json"
@@ -29,12 +30,6 @@ STANDIN_SERVER = re.compile(r"StandIn/")
 def now() -> str:
     """The current UTC time, to the second, ISO 8601 with a ``Z``."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def ccxt_version() -> str:
-    import ccxt
-
-    return str(ccxt.__version__)
 
 
 def _first_interaction(directory: Path) -> dict[str, Any] | None:
