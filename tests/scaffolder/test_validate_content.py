@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,6 +88,11 @@ REFUSED = {
         "/custom_settings/testnet_url",
         "with a host",
     ),
+    "a URL whose IPv6 host is not closed": (
+        custom(base_url="http://[::1"),
+        "/custom_settings/base_url",
+        "with a host",
+    ),
 }
 
 
@@ -153,3 +161,33 @@ def test_a_control_character_written_unescaped_is_refused_too(tmp_path, char):
     result = CliRunner().invoke(main, ["validate", "--no-ccxt-checks", str(path)])
     assert result.exit_code == 1, result.output
     assert "/custom_settings/note: the value holds a control character" in result.output
+
+
+def test_a_valid_file_does_not_compile_the_control_character_patterns(tmp_path):
+    """They are compiled on first use only (the surrogate range is 2% of a pre-commit run):
+    a file with no escape and no character beyond ASCII never needs them."""
+    path = tmp_path / "binance.json"
+    path.write_text(json.dumps(BASE, indent=2), encoding="utf-8")
+    code = (
+        "import re, sys\n"
+        "from scaffolder import config_checks\n"
+        "from scaffolder.validate_hook import main\n"
+        f"status = main([{str(path)!r}])\n"
+        "caches = [getattr(re, n) for n in ('_cache', '_cache2') if hasattr(re, n)]\n"
+        "patterns = {key[1] for cache in caches for key in cache}\n"
+        "wanted = (config_checks._SUSPECT, config_checks._SUSPECT_UNESCAPED)\n"
+        "print(status, [p in patterns for p in wanted])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.splitlines()[-1:] == ["0 [False, False]"], done.stdout + done.stderr
+
+
+def test_the_control_character_patterns_are_compiled_when_a_file_needs_them(tmp_path):
+    """The other side of the test above: the pattern cache it reads does see them."""
+    from scaffolder import config_checks
+
+    document = with_(custom(note="bell\x07"))
+    problems = config_checks.content_problems(document, json.dumps(document))
+    assert [p.rule for p in problems] == ["content-characters"]
+    caches = [getattr(re, n) for n in ("_cache", "_cache2") if hasattr(re, n)]
+    assert config_checks._SUSPECT in {key[1] for cache in caches for key in cache}
