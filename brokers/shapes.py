@@ -97,6 +97,8 @@ def to_float(value: Any) -> float | None:
 
 def to_int(value: Any) -> int | None:
     """An int (e.g. a millisecond timestamp) from a number or numeric string; None otherwise."""
+    if value.__class__ is int:  # ccxt's timestamps: nothing to convert
+        return value  # type: ignore[no-any-return]
     number = to_float(value)
     return None if number is None else int(number)
 
