@@ -8,7 +8,8 @@ pull in the config loader or the registry.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing's, without importing typing (mypy reads it as True)
 
 __all__ = [
     "AuthenticationError",
@@ -75,6 +76,7 @@ __getattr__, __dir__ = _lazy_exports(__name__, globals(), _EXPORTS)
 
 if TYPE_CHECKING:  # for type checkers and editors; not executed at run time
     from collections.abc import Callable
+    from typing import Any
 
     from brokers.base import BaseBroker
     from brokers.config import BrokerConfig, load_config

@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections import namedtuple
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from brokers.config import cache_dir, write_cache_file
+
+TYPE_CHECKING = False  # typing's, without importing typing (mypy reads it as True)
 
 #: ccxt credential name -> ours (the inverse of the runtime's mapping).
 #: The unified methods BaseBroker uses, in the order of its interface.
@@ -31,22 +33,36 @@ UNIFIED_METHODS: tuple[str, ...] = (
 )
 
 
-class ExchangeInfo(NamedTuple):
-    """ccxt's metadata for one exchange, in our vocabulary (a named tuple: no dataclasses
-    import for ``scaffolder validate``)."""
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
 
-    id: str
-    name: str
-    sandbox: bool
-    credentials: list[str]
-    unmapped_credentials: list[str]
-    timeframes: list[str]
-    rate_limit_ms: int
-    has: dict[str, bool]
-    spot: bool
-    swap: bool
-    future: bool
-    margin: bool
+    class ExchangeInfo(NamedTuple):
+        """ccxt's metadata for one exchange, in our vocabulary."""
+
+        id: str
+        name: str
+        sandbox: bool
+        credentials: list[str]
+        unmapped_credentials: list[str]
+        timeframes: list[str]
+        rate_limit_ms: int
+        has: dict[str, bool]
+        spot: bool
+        swap: bool
+        future: bool
+        margin: bool
+
+else:
+    # Made without typing, as brokers.config.Problem and for the same reason (typing's import,
+    # and NamedTuple's compile() of each annotation, in every ``scaffolder validate``);
+    # tests/test_named_tuples.py checks that the fields match the class above.
+    ExchangeInfo = namedtuple(
+        "ExchangeInfo",
+        "id name sandbox credentials unmapped_credentials timeframes rate_limit_ms has spot swap "
+        "future margin",
+        module=__name__,
+    )
+    ExchangeInfo.__doc__ = "ccxt's metadata for one exchange, in our vocabulary."
 
 
 _VERSION_LINE = re.compile(r"""^__version__ = ['"]([^'"]+)['"]""", re.MULTILINE)

@@ -24,11 +24,19 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit
 
 from brokers.config import ENV_REFERENCE, Problem
 from brokers.json_positions import locate, pointer_of
+
+TYPE_CHECKING = False  # typing's, without importing typing (mypy reads it as True)
+if TYPE_CHECKING:
+    from typing import Any
+
+    JsonPath = tuple[str | int, ...]
+    #: (path, value) of every string value of a document, in document order.
+    Strings = list[tuple[JsonPath, str]]
+    Nodes = list[tuple[JsonPath, Any]]
 
 #: Schemes a URL in a config may have.
 URL_SCHEMES = ("http", "https", "ws", "wss")
@@ -44,10 +52,6 @@ _DESCRIPTION_CONTROLS = frozenset("\t\n")
 _SUSPECT = "[\x00-\x1f\x7f-\x9f\ud800-\udfff]"
 #: Those of them a JSON string may hold unescaped.
 _SUSPECT_UNESCAPED = "[\x7f-\x9f\ud800-\udfff]"
-
-JsonPath = tuple[str | int, ...]
-#: (path, value) of every string value of a document, in document order.
-Strings = list[tuple[JsonPath, str]]
 
 
 def content_problems(document: Any, text: str) -> list[Problem]:
@@ -110,9 +114,6 @@ def _bad_character(text: str, allowed: frozenset[str] = frozenset()) -> str | No
         if category == "Cc" and char not in allowed:
             return f"a control character (U+{ord(char):04X})"
     return None
-
-
-Nodes = list[tuple[JsonPath, Any]]
 
 
 def _character_problems(nodes: Nodes) -> Iterator[Problem]:

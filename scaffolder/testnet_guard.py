@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator, Mapping
-from typing import Any
 from urllib.parse import urlsplit
+
+TYPE_CHECKING = False  # typing's, without importing typing (mypy reads it as True)
+if TYPE_CHECKING:
+    from typing import Any
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 

@@ -11,12 +11,15 @@ import json
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from brokers.config import Problem, read_document, schema_problems
 from brokers.json_positions import locate
 from scaffolder.config_checks import content_problems
 from scaffolder.errors import UsageError
+
+TYPE_CHECKING = False  # typing's, without importing typing (mypy reads it as True)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class FileReport:

@@ -15,9 +15,9 @@ One module a step, each imported from here on first use:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from brokers import _lazy_exports
+
+TYPE_CHECKING = False  # typing's, without importing typing (mypy reads it as True)
 
 __all__ = [
     "CCXT_CREDENTIALS",

@@ -11,7 +11,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from brokers.json_positions import (
     duplicate_keys,
@@ -21,7 +20,10 @@ from brokers.json_positions import (
     pointer_of,
 )
 
+TYPE_CHECKING = False  # typing's, without importing typing (mypy reads it as True)
 if TYPE_CHECKING:
+    from typing import Any
+
     from brokers.errors import ConfigError
 
 #: Deepest nesting of objects and lists accepted in a config (a config needs 4 or 5).

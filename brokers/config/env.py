@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from brokers.json_positions import locate, pointer_of
+
+TYPE_CHECKING = False  # typing's, without importing typing (mypy reads it as True)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: A reference to an environment variable: ``${NAME}``.
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -75,12 +75,43 @@ def test_fast_path_agrees_with_jsonschema_and_leaves_the_document_alone(
 def test_compiled_code_is_cached_and_reused(cache_home: Path) -> None:
     assert fast_accepts(BASE)
     (cached,) = cache_home.glob("schema_validator_*.py")
-    # fastjsonschema's code as it generates it (rewriting its imports away saved 2%)
-    assert "from fastjsonschema import JsonSchemaValueException" in cached.read_text()
+    # Its imports are replaced by stand-ins: loading it imports neither library.
+    imports = [
+        line.split()[1]
+        for line in cached.read_text().splitlines()
+        if line.lstrip().startswith(("import ", "from "))
+    ]
+    assert imports == ["re"]
     stamp = cached.stat().st_mtime_ns
     config._fast_validator.cache_clear()
     assert fast_accepts(BASE) and not fast_accepts({})
     assert cached.stat().st_mtime_ns == stamp  # read, not rewritten
+
+
+def test_code_whose_imports_are_not_the_expected_lines_is_cached_as_generated(
+    cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plain path: a fastjsonschema that writes its import lines otherwise still gives a
+    working validator, with the same answers, that imports fastjsonschema itself."""
+    monkeypatch.setattr(config.validators, "_IMPORTS_REPLACED", {})
+    assert fast_accepts(BASE)
+    (cached,) = cache_home.glob("schema_validator_*.py")
+    assert "from fastjsonschema import JsonSchemaValueException" in cached.read_text()
+    for change in EDGES.values():
+        document = edited(change)
+        assert fast_accepts(document) == (next(_validator().iter_errors(document), None) is None)
+    assert not fast_accepts({})
+
+
+def test_the_stand_ins_are_part_of_what_a_cached_validator_is_built_from(
+    cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code cached with other stand-ins (or none) is not picked up as this one's."""
+    assert fast_accepts(BASE)
+    monkeypatch.setattr(config.validators, "_IMPORTS_REPLACED", {})
+    config._fast_validator.cache_clear()
+    assert fast_accepts(BASE)
+    assert len(list(cache_home.glob("schema_validator_*.py"))) == 2
 
 
 @pytest.mark.parametrize(

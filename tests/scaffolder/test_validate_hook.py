@@ -75,7 +75,9 @@ def test_checking_valid_files_imports_no_click(configs):
 
 
 #: What checking valid files never needs: the typed config and dataclasses, the runtime's error
-#: tree and its redaction patterns, jsonschema (a refused file's wording), glob (patterns).
+#: tree and its redaction patterns, jsonschema (a refused file's wording), glob (patterns),
+#: typing (annotations only; imported for type checkers), fastjsonschema and decimal (the cached
+#: validator's imports are replaced by stand-ins).
 NOT_FOR_VALID_FILES = (
     "brokers.config.build",
     "dataclasses",
@@ -83,6 +85,9 @@ NOT_FOR_VALID_FILES = (
     "brokers.redaction",
     "jsonschema",
     "glob",
+    "typing",
+    "fastjsonschema",
+    "decimal",
 )
 
 
