@@ -113,6 +113,7 @@ def test_a_broker_seeded_from_the_prebuilt_corpus_is_made_without_importing_ccxt
 
     from scaffolder import ccxt_metadata
     from scaffolder.harness import corpus
+    from scaffolder.harness.provenance import for_import
 
     assert corpus.manifest()["exchanges"]["kraken"]["ccxtVersion"] == ccxt.__version__
     ccxt_metadata.exchanges(), ccxt_metadata.profile("kraken")  # the caches, as after a first run
@@ -125,7 +126,7 @@ def test_a_broker_seeded_from_the_prebuilt_corpus_is_made_without_importing_ccxt
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.splitlines()[-1]) == []
+    expected = for_import(corpus.CORPUS_DIR, "kraken")  # the manifest read on its own
+    assert expected["ccxt_version"] == ccxt.__version__ and expected["source_commits"]
     for folder in ("cassettes/kraken", "cassettes/kraken/ccxt"):
-        origin = json.loads((project / folder / "provenance.json").read_text())
-        assert origin["ccxt_version"] == ccxt.__version__
-        assert origin["made_by"] == "scaffolder new (bundled corpus)"
+        assert json.loads((project / folder / "provenance.json").read_text()) == expected
