@@ -38,11 +38,13 @@ def venv_bin(name: str) -> str:
 
 @dataclass
 class Timing:
-    """Wall times (seconds) of repeated runs of one command."""
+    """Wall times (seconds) of repeated runs of one command, and their CPU times (user +
+    system, the command's children included: steadier than wall time on a loaded machine)."""
 
     label: str
     command: list[str]
     times: list[float] = field(default_factory=list)
+    cpu_times: list[float] = field(default_factory=list)
     #: Exit codes that count as a proper run (``scaffolder validate`` exits 1 on invalid files).
     ok_codes: tuple[int, ...] = (0,)
 
@@ -58,6 +60,10 @@ class Timing:
     def worst(self) -> float:
         return max(self.times)
 
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu_times)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
@@ -67,6 +73,14 @@ class Timing:
             "min_s": round(self.best, 4),
             "max_s": round(self.worst, 4),
             "times_s": [round(t, 4) for t in self.times],
+            **(
+                {
+                    "cpu_median_s": round(self.cpu_median, 4),
+                    "cpu_times_s": [round(t, 4) for t in self.cpu_times],
+                }
+                if self.cpu_times
+                else {}
+            ),
         }
 
 
@@ -103,13 +117,16 @@ def time_interleaved(
     env: dict[str, str] | None = None,
     before_each: Callable[[Timing], None] | None = None,
 ) -> None:
-    """Run each command ``runs`` times, alternating between them so drift hits all alike."""
+    """Run each command ``runs`` times, alternating between them so drift hits all alike;
+    each run's wall time goes to ``times``, its CPU time to ``cpu_times``."""
     for _ in range(runs):
         for timing in timings:
             if before_each is not None:
                 before_each(timing)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             elapsed, _done = run_once(timing.command, cwd=cwd, env=env, ok_codes=timing.ok_codes)
             timing.times.append(elapsed)
+            timing.cpu_times.append(_cpu_since(before))
 
 
 def cpu_times_interleaved(
@@ -130,9 +147,14 @@ def cpu_times_interleaved(
                 before_each(index)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             run_once(command, cwd=cwd, env=env)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            times[index].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            times[index].append(_cpu_since(before))
     return times
+
+
+def _cpu_since(before: resource.struct_rusage) -> float:
+    """CPU seconds (user + system) the children waited for since ``before`` used."""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -1,7 +1,7 @@
 """Benchmark of one broker call over raw ccxt (issue 13).
 
     python benchmarks/broker_call.py [--json] [--rounds N] [--calls N] [--committed]
-                                     [--markets N] [--profile]
+                                     [--markets N] [--profile] [--layers]
 
 In one process, the same recorded Binance answers (``cassettes/binance/*.yaml``) are replayed
 through (a) a raw ccxt ``binance`` exchange: ``fetch_ticker``, ``fetch_balance``,
@@ -34,6 +34,13 @@ Printed per method: the microseconds per call of each side's fastest batch (the 
 disturbed by other processes, as ``timeit`` advises), their ratio and the microseconds added;
 then the medians over the batches and the median of the per-round ratios, to show the spread.
 Target: at most 1.10 x raw ccxt per method.
+
+``--layers`` then times our layers alone: each ccxt method of the broker's exchange answers at
+once with what raw ccxt parsed, so only the broker's own work is left. It is timed hot (calls
+back to back, as a loop of them alone would run) and cold (each call right after the raw ccxt
+call of the same method, less that call's own batch time): in the benchmark, as in a bot,
+ccxt's work between two of our calls pushes our code out of the CPU's caches, and the cold
+figure is what the added microseconds above are made of.
 """
 
 from __future__ import annotations
@@ -350,6 +357,50 @@ def profile_ours(
     return found
 
 
+#: The ccxt method behind each timed broker method.
+CCXT_METHODS = {
+    "ticker": "fetch_ticker",
+    "balance": "fetch_balance",
+    "create_order": "create_order",
+    "open_orders": "fetch_open_orders",
+}
+
+
+def layer_costs(raw: Any, broker: Any, rounds: int, calls: int) -> list[dict[str, Any]]:
+    """Microseconds per call of the broker's own layers, hot and cold (module docstring)."""
+    exchange = broker.exchange
+    pairs = method_pairs(raw, broker)
+    for (_label, theirs, _ours), name in zip(pairs, CCXT_METHODS.values(), strict=True):
+        answer = theirs()
+        setattr(exchange, name, lambda *_args, _answer=answer, **_kwargs: _answer)
+    try:
+        timed: dict[str, dict[str, list[float]]] = {p[0]: {} for p in pairs}
+        for round_number in range(rounds):
+            for label, theirs, ours in pairs:
+                kinds: dict[str, Callable[[], Any]] = {
+                    "raw": theirs,
+                    "hot": ours,
+                    "raw then ours": lambda t=theirs, o=ours: (t(), o()),
+                }
+                order = list(kinds)[:: -1 if round_number % 2 else 1]
+                for kind in order:
+                    timed[label].setdefault(kind, []).append(batch(kinds[kind], calls))
+    finally:
+        for name in CCXT_METHODS.values():
+            delattr(exchange, name)
+    rows = []
+    for label, kinds in timed.items():
+        fastest = {kind: min(times) for kind, times in kinds.items()}
+        rows.append(
+            {
+                "method": label,
+                "hot_us": round(fastest["hot"], 1),
+                "cold_us": round(fastest["raw then ours"] - fastest["raw"], 1),
+            }
+        )
+    return rows
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 
@@ -368,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         help="markets listed (the recorded ones padded with made-up copies; default: recorded)",
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the broker's calls")
+    parser.add_argument("--layers", action="store_true", help="time our layers alone, hot and cold")
     args = parser.parse_args(argv)
     start_note = _bench.machine_note()
 
@@ -382,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = measure(pairs, args.rounds, args.calls)
         requests_each = [session.requests for session in sessions]
         profiles = profile_ours(pairs, args.calls) if args.profile else None
+        layers = layer_costs(raw, broker, args.rounds, args.calls) if args.layers else []
         scale_rows, recorded = [], markets
         if args.markets:
             # The same brokers over the recorded listing, batch for batch beside these: the
@@ -428,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             for r in scale_rows
         ],
+        "our_layers_alone": layers,
     }
     if not args.json:
         print(
@@ -476,6 +530,15 @@ def main(argv: list[str] | None = None) -> int:
                 _bench.table(
                     ["method", f"us/call at {recorded}", f"us/call at {markets}", "ratio"],
                     [(r["method"], r["raw_us"], r["broker_us"], r["ratio"]) for r in scale_rows],
+                )
+            )
+        if layers:
+            added = {r["method"]: r["added_us"] for r in rows}
+            print("\nour layers alone (ccxt answers at once), us per call:\n")
+            print(
+                _bench.table(
+                    ["method", "hot (back to back)", "cold (after a ccxt call)", "added above"],
+                    [(r["method"], r["hot_us"], r["cold_us"], added[r["method"]]) for r in layers],
                 )
             )
         if profiles:

@@ -25,7 +25,8 @@ def guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
     - A 2xx answer that is truncated JSON or an HTML page: ccxt hands such a body to its parsers
       as a string, and they read it as an empty answer (a zero balance, a ticker of Nones, an
       order without an id). It becomes ccxt's ``BadResponse`` (our retryable
-      ``BadResponseError``), so reads retry and orders are looked up.
+      ``BadResponseError``), so reads retry and orders are looked up. ccxt has parsed the
+      body already: only a body it could not parse (a string result) is parsed again here.
     - A 5xx whose body ccxt maps to nothing more specific than ``ExchangeError`` (Binance's 503
       ``-1008`` "server overloaded"): the exchange is unavailable, not refusing the request,
       so it becomes ``ExchangeNotAvailable`` (our retryable ``ExchangeUnavailableError``).
@@ -33,26 +34,15 @@ def guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
     Pages of the exchange's web site (requests of ccxt's ``web...`` API sections: Gemini reads
     currency precision from one) are HTML by design and pass through unchecked. The section is
     taken from the request (``fetch2``), not guessed from the URL, which a proxy or stand-in
-    may share with the API.
+    may share with the API. An exchange without such sections (:func:`has_web_sections`) never
+    sends one, so its ``fetch2`` is left as it is: every answer of it is checked.
     """
-    fetch, fetch2, on_rest_response = exchange.fetch, exchange.fetch2, exchange.on_rest_response
-    status: list[int] = [0]
+    fetch, on_rest_response = exchange.fetch, exchange.on_rest_response
+    status: list[Any] = [0]
     web_request: list[bool] = [False]
 
-    def tracked_fetch2(path: Any, api: Any = "public", *args: Any, **kwargs: Any) -> Any:
-        outer = web_request[0]
-        web_request[0] = (
-            api.startswith("web")
-            if isinstance(api, str)
-            else any(str(section).startswith("web") for section in api or ())
-        )
-        try:
-            return fetch2(path, api, *args, **kwargs)
-        finally:
-            web_request[0] = outer
-
     def record_status(code: Any, *args: Any) -> Any:
-        status[0] = int(code or 0)
+        status[0] = code  # read (as a number) only when the request failed
         return on_rest_response(code, *args)
 
     def checked(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
@@ -60,7 +50,7 @@ def guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
         try:
             result = fetch(url, method, headers, body)
         except ccxt.ExchangeError as exc:
-            if type(exc) is ccxt.ExchangeError and status[0] >= 500:
+            if type(exc) is ccxt.ExchangeError and int(status[0] or 0) >= 500:
                 raise ccxt.ExchangeNotAvailable(f"HTTP {status[0]}: {exc}") from exc
             raise
         if isinstance(result, (str, bytes)) and not web_request[0]:
@@ -77,4 +67,38 @@ def guard_fetch(exchange: Any, ccxt: Any, exchange_id: str) -> None:
 
     exchange.on_rest_response = record_status
     exchange.fetch = checked
+    if not has_web_sections(exchange):
+        return
+    fetch2 = exchange.fetch2
+
+    def tracked_fetch2(path: Any, api: Any = "public", *args: Any, **kwargs: Any) -> Any:
+        outer = web_request[0]
+        web_request[0] = (
+            api.startswith("web")
+            if isinstance(api, str)
+            else any(str(section).startswith("web") for section in api or ())
+        )
+        try:
+            return fetch2(path, api, *args, **kwargs)
+        finally:
+            web_request[0] = outer
+
     exchange.fetch2 = tracked_fetch2
+
+
+def has_web_sections(exchange: Any) -> bool:
+    """Whether any name in the exchange's API definition or API URLs, at any depth, starts with
+    ``web`` (ccxt's web page sections: Gemini's ``web``, KuCoin's ``webExchange``). Endpoint
+    paths count too (Bitstamp's ``websockets_token/``): a false yes only costs the tracking."""
+
+    def names(tree: Any) -> Any:
+        if isinstance(tree, dict):
+            for key, value in tree.items():
+                yield key
+                yield from names(value)
+
+    return any(
+        str(name).startswith("web")
+        for tree in (exchange.api, exchange.urls.get("api"))
+        for name in names(tree)
+    )

@@ -288,11 +288,13 @@ class OrderLimits:
                 field="trading_settings.futures_enabled",
                 broker=broker,
             )
-        wants_margin = (
-            rules.kind == "margin"
-            or bool(params.get("marginMode"))
-            or bool(params.get("margin"))
-            or params.get("type") == "margin"
+        wants_margin = rules.kind == "margin" or (
+            bool(params)  # the usual order has no params: nothing to look up in them
+            and (
+                bool(params.get("marginMode"))
+                or bool(params.get("margin"))
+                or params.get("type") == "margin"
+            )
         )
         if wants_margin and not margin:
             raise PreTradeLimitError(
@@ -301,7 +303,7 @@ class OrderLimits:
                 field="trading_settings.margin_enabled",
                 broker=broker,
             )
-        if params.get("leverage") is None:
+        if not params or params.get("leverage") is None:
             return
         leverage = to_decimal(params["leverage"], "leverage", broker=broker)
         if leverage > 1 and not (futures or margin):

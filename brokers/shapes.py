@@ -97,6 +97,8 @@ def to_float(value: Any) -> float | None:
 
 def to_int(value: Any) -> int | None:
     """An int (e.g. a millisecond timestamp) from a number or numeric string; None otherwise."""
+    if value.__class__ is int:  # ccxt's timestamps: nothing to convert
+        return value  # type: ignore[no-any-return]
     number = to_float(value)
     return None if number is None else int(number)
 
@@ -116,7 +118,10 @@ def balance_from_ccxt(raw: dict[str, Any]) -> Balance:
 
 def balance_entry(free: Any, used: Any, total: Any) -> BalanceEntry:
     """A balance entry, deriving the missing one of free/used/total from the other two."""
-    f, u, t = to_float(free), to_float(used), to_float(total)
+    # ccxt's unified balance holds floats already: no call for those
+    f = free if free.__class__ is float else to_float(free)
+    u = used if used.__class__ is float else to_float(used)
+    t = total if total.__class__ is float else to_float(total)
     if t is None:
         t = (f or 0.0) + (u or 0.0)
     if f is None:

@@ -15,7 +15,6 @@ Names and a broker's places are :mod:`scaffolder.broker_names`, the answers file
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -206,8 +205,10 @@ def generate_many(
                 except (ValueError, copier.errors.CopierError) as exc:
                     raise UsageError(f"the template refused the answers: {exc}") from exc
                 _check_rendered(out, name)
-                if seeded:  # replay data from the bundled corpus (scaffolder/corpus/)
-                    shutil.copytree(seeded[0], out / "cassettes" / name, dirs_exist_ok=True)
+                if seeded:  # replay data from the bundled corpus (scaffolder/corpus/), moved
+                    install_tree(  # in: it is a copy already, in this scratch directory
+                        seeded[0], out / "cassettes" / name, scratch / f"kept-{index}", replace=True
+                    )
                 _finish_answers(
                     out / "brokers" / name / ".copier-answers.yml",
                     version,

@@ -168,3 +168,24 @@ def test_every_other_worker_asks_for_shared_parts_in_the_opposite_order(
     else:
         monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
     assert "".join(in_worker_order(list("abc"))) == order
+
+
+def test_a_pytest_started_by_a_test_runs_without_hypothesis_and_this_one_with_it(
+    tmp_path: Path, pytestconfig: pytest.Config
+) -> None:
+    assert pytestconfig.pluginmanager.has_plugin("hypothesispytest"), "the fuzz tests need it"
+    # hypothesis's plugin imports hypothesis in its terminal summary, at the end of every run
+    (tmp_path / "conftest.py").write_text(
+        "import pathlib, sys\n\n"
+        "def pytest_unconfigure(config):\n"
+        "    pathlib.Path('seen').write_text(str('hypothesis' in sys.modules))\n"
+    )
+    (tmp_path / "test_child.py").write_text("def test_child():\n    pass\n")
+    child = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_child.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert child.returncode == 0, child.stdout + child.stderr
+    assert (tmp_path / "seen").read_text() == "False", "the child imported hypothesis"

@@ -101,7 +101,7 @@ def replay_case(exchange: Any, case: Mapping[str, Any], cassette_path: Path) -> 
     Every recorded interaction must be played, so ccxt must make the calls it made at import.
     Returns the unified result as plain JSON data.
     """
-    from scaffolder.harness.vcr_loader import vcr_options
+    from scaffolder.harness.vcr_loader import clients_absent, vcr_options
 
     if case.get("clock"):
         freeze_clock(exchange, int(case["clock"]))
@@ -111,7 +111,7 @@ def replay_case(exchange: Any, case: Mapping[str, Any], cassette_path: Path) -> 
     )
     exchange.extend_exchange_options(exchange.deep_extend(exchange.options, copy.deepcopy(options)))
     recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON, **vcr_options())
-    with recorder.use_cassette(str(cassette_path)) as cassette:
+    with clients_absent(), recorder.use_cassette(str(cassette_path)) as cassette:
         result = getattr(exchange, case["method"])(*copy.deepcopy(case.get("input") or []))
         if not cassette.all_played:
             raise AssertionError(f"{cassette_path}: ccxt made fewer requests than recorded")

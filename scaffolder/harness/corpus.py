@@ -46,7 +46,11 @@ def manifest(corpus_dir: Path = CORPUS_DIR) -> dict[str, Any]:
 
 def available(exchange_id: str, corpus_dir: Path = CORPUS_DIR) -> bool:
     """Whether the corpus holds kept cases for ``exchange_id``."""
-    entry = manifest(corpus_dir)["exchanges"].get(exchange_id)
+    return _has_cases(exchange_id, manifest(corpus_dir)["exchanges"].get(exchange_id), corpus_dir)
+
+
+def _has_cases(exchange_id: str, entry: Mapping[str, Any] | None, corpus_dir: Path) -> bool:
+    """Whether ``entry`` (the manifest's for ``exchange_id``) has kept cases, with their file."""
     return (
         bool(entry and entry.get("kept"))
         and (corpus_dir / "response" / f"{exchange_id}.json").exists()
@@ -268,16 +272,17 @@ def seed(
     """
     from scaffolder.ccxt_metadata import ccxt_version
 
-    if not available(exchange_id, corpus_dir):
+    entry = manifest(corpus_dir)["exchanges"].get(exchange_id)
+    if not _has_cases(exchange_id, entry, corpus_dir):
         return None
-    entry = manifest(corpus_dir)["exchanges"][exchange_id]
     prebuilt = corpus_dir / PREBUILT / exchange_id
     if not pairs and entry.get("ccxtVersion") == ccxt_version() and prebuilt.is_dir():
         shutil.copytree(prebuilt, out_dir, dirs_exist_ok=True)
         from scaffolder.harness import provenance  # what the import would have written
 
+        origin = provenance.for_import(corpus_dir, exchange_id, entry)
         for folder in (out_dir / "ccxt", out_dir):
-            provenance.write(folder, provenance.for_import(corpus_dir, exchange_id))
+            provenance.write(folder, origin)
         scenario: dict[str, Any] = json.loads((out_dir / "contract.json").read_text("utf-8"))
         return scenario
     return _seed_by_import(exchange_id, out_dir, pairs, corpus_dir)
@@ -319,5 +324,8 @@ def seed_new_broker(
     scenario = seed(name, out, pairs if isinstance(pairs, list) else None)
     if scenario is None:
         return None
+    symbols = scenario_symbols(scenario)
+    if symbols:
+        return out, symbols
     snapshot = json.loads((out / "markets.json").read_text(encoding="utf-8"))
-    return out, scenario_symbols(scenario) or sorted(snapshot)[:SPARE_MARKETS]
+    return out, sorted(snapshot)[:SPARE_MARKETS]

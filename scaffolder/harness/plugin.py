@@ -88,6 +88,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """A cassette test runs with the HTTP clients that are not installed marked absent, from
+    its setup to its teardown, so vcrpy's imports of them fail at once (see vcr_loader)."""
+    if item.get_closest_marker("vcr") is None:
+        yield
+        return
+    from scaffolder.harness import vcr_loader
+
+    with vcr_loader.clients_absent():
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """An unreadable cassette or replay file is reported as its one line (the file and what to
     run), not as a traceback through the harness."""

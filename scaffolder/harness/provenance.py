@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from scaffolder.ccxt_metadata import ccxt_version
 from scaffolder.fs import write_text_atomic
 
 FILE = "provenance.json"
@@ -29,12 +31,6 @@ STANDIN_SERVER = re.compile(r"StandIn/")
 def now() -> str:
     """The current UTC time, to the second, ISO 8601 with a ``Z``."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def ccxt_version() -> str:
-    import ccxt
-
-    return str(ccxt.__version__)
 
 
 def _first_interaction(directory: Path) -> dict[str, Any] | None:
@@ -69,17 +65,21 @@ def for_recording(directory: Path, *, testnet: bool, via: str | None) -> dict[st
     }
 
 
-def source_commits(static_dir: Path, exchange_id: str) -> dict[str, str]:
+def source_commits(
+    static_dir: Path, exchange_id: str, entry: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """The ccxt commits the fixtures of ``exchange_id`` came from: from the bundled corpus's
-    manifest, a trimmed copy's README table (``| response/x.json | <sha> |``), else the HEAD of
-    a ccxt checkout."""
+    manifest (``entry``, its entry for the exchange, when the caller has read it already), a
+    trimmed copy's README table (``| response/x.json | <sha> |``), else the HEAD of a ccxt
+    checkout."""
     commits: dict[str, str] = {}
     listed = static_dir / "manifest.json"  # the bundled corpus's (scaffolder/harness/corpus.py)
-    if listed.is_file():
-        try:
-            entry = json.loads(listed.read_text(encoding="utf-8"))["exchanges"][exchange_id]
-        except (OSError, ValueError, KeyError, TypeError):
-            entry = {}
+    if entry is not None or listed.is_file():
+        if entry is None:
+            try:
+                entry = json.loads(listed.read_text(encoding="utf-8"))["exchanges"][exchange_id]
+            except (OSError, ValueError, KeyError, TypeError):
+                entry = {}
         for sources in (entry.get("sources") or {}).values():
             for source in sources:
                 commits[source["path"].removeprefix("ts/src/test/static/")] = source["commit"]
@@ -116,8 +116,11 @@ def source_commits(static_dir: Path, exchange_id: str) -> dict[str, str]:
 BUNDLED_CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 
-def for_import(static_dir: Path, exchange_id: str) -> dict[str, Any]:
-    """The provenance of cassettes imported from ccxt's static fixtures in ``static_dir``.
+def for_import(
+    static_dir: Path, exchange_id: str, entry: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The provenance of cassettes imported from ccxt's static fixtures in ``static_dir``
+    (``entry``: see :func:`source_commits`).
 
     From the bundled corpus it names the corpus, not this machine's path, and carries no
     import time: the same data gives the same files whenever and wherever a broker is made.
@@ -126,7 +129,7 @@ def for_import(static_dir: Path, exchange_id: str) -> dict[str, Any]:
     origin: dict[str, Any] = {
         "source": "ccxt-static",
         "static_dir": "scaffolder/corpus (bundled)" if bundled else str(static_dir),
-        "source_commits": source_commits(static_dir, exchange_id) or "unknown",
+        "source_commits": source_commits(static_dir, exchange_id, entry) or "unknown",
     }
     if not bundled:
         origin["recorded_at"] = now()

@@ -24,12 +24,22 @@ imported first (the plain path: nothing hidden, no patcher skipped): 4.19 G agai
 instructions (valgrind, 16%); CPU median of 5 1.96 s against 2.16 s (9%, on a loaded machine;
 8% in another trial). ``tests/harness/test_vcr_loader.py`` forces the plain path and checks a
 replay answers the same.
+
+vcrpy also imports every other client it knows (boto3, httplib2, tornado, httpx...) on every
+cassette it starts and again on every connection a cassette opens (``reset_patchers``). One that
+is not installed is skipped, but only after Python has searched ``sys.path`` for it again: about
+20 failed imports per contract test, a third of what a test costs after the first.
+:func:`clients_absent` marks those clients absent in ``sys.modules`` while a cassette runs (the
+plugin wraps each cassette test in it), so each import fails at once, as it would have anyway.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +47,11 @@ from typing import Any
 _ORIGINAL_NAME = "_AiohttpClientSessionRequest"
 #: aiohttp's own ``ClientSession._request``, once seen outside any cassette.
 _original: Any = None
+#: The top-level packages of the HTTP clients vcrpy imports to patch them and to put them back
+#: (``vcr.patch``: ``CassettePatcherBuilder`` and ``reset_patchers``), aiohttp aside.
+PROBED_CLIENTS = (
+    "boto3", "botocore", "httplib2", "tornado", "httpx", "httpx_curl_cffi", "pyreqwest", "httpx2",
+)  # fmt: skip
 
 
 def import_vcr() -> None:
@@ -74,6 +89,33 @@ def vcr_options() -> dict[str, Any]:
     :func:`skip_patchers`, left out where there are none (and on a vcrpy without the option)."""
     skip = skip_patchers()
     return {"skip_patchers": skip} if skip else {}
+
+
+@functools.cache
+def uninstalled_clients() -> tuple[str, ...]:
+    """The :data:`PROBED_CLIENTS` this interpreter cannot import (looked up once a process)."""
+    return tuple(
+        name
+        for name in PROBED_CLIENTS
+        if name not in sys.modules and importlib.util.find_spec(name) is None
+    )
+
+
+@contextlib.contextmanager
+def clients_absent() -> Iterator[None]:
+    """While it lasts, the HTTP clients vcrpy probes that are not installed are marked absent
+    in ``sys.modules`` (``None``: ``import`` raises ModuleNotFoundError without searching
+    ``sys.path``, as it would after searching). Nested uses are fine; the marks it made are
+    taken away at the end, so nothing outside sees them."""
+    marked = [name for name in uninstalled_clients() if name not in sys.modules]
+    for name in marked:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in marked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
 
 
 def aiohttp_hidden() -> bool:

@@ -54,6 +54,17 @@ def fuzz_settings(max_examples: int, **overrides: Any) -> settings:
     )
 
 
+def write_case(path: Path, data: bytes) -> None:
+    """Write a case's bytes to ``path``, which may hold the previous case's.
+
+    The old file is removed first instead of truncated: on ext4 (``auto_da_alloc``, the default)
+    truncating a file whose data is not yet on disk forces it out first, about 1 ms a case (3 ms
+    on a busy machine) against 0.15 ms for a new file; a fuzz test writes a thousand cases.
+    """
+    path.unlink(missing_ok=True)
+    path.write_bytes(data)
+
+
 def record_stats(test: str, outcomes: Counter[str], **extra: Any) -> None:
     """Merge ``test``'s case count (the sum of ``outcomes``) into the stats file, if asked for.
 

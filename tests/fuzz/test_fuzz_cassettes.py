@@ -41,7 +41,7 @@ from scaffolder.cli import main
 from scaffolder.harness.audit import read_cassette_yaml
 from scaffolder.harness.plugin import pytest_recording_configure
 from scaffolder.harness.session import broker_for_replay, harness_vcr_config
-from tests.fuzz import ROOT, fuzz_settings, record_stats
+from tests.fuzz import ROOT, fuzz_settings, record_stats, write_case
 
 CASSETTES = ROOT / "cassettes" / "binance"
 ORIGINALS = {p.name: p.read_bytes() for p in sorted(CASSETTES.glob("*.yaml"))}
@@ -155,7 +155,7 @@ def test_audit_of_corrupted_cassettes(tmp_path: Path, monkeypatch: pytest.Monkey
     @fuzz_settings(max_examples=1000)
     @given(corrupted())
     def run(case: Corrupted) -> None:
-        target.write_bytes(case.data)
+        write_case(target, case.data)
         result = CliRunner().invoke(main, ["cassettes", "audit", str(target)])
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             exc = result.exception
@@ -236,7 +236,7 @@ def test_replaying_corrupted_cassettes_the_contract_way(tmp_path: Path, broker: 
     def run(case: Corrupted) -> None:
         nonlocal naming_the_file
         path = tmp_path / case.name
-        path.write_bytes(case.data)
+        write_case(path, case.data)
         outcome, exc = replay(broker, path, case.name.removesuffix(".yaml"))
         assert path.read_bytes() == case.data, "replay (record mode none) rewrote the cassette"
         outcomes[outcome] += 1

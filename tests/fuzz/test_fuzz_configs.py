@@ -41,7 +41,7 @@ from brokers.config import BrokerConfig, _validator, fast_accepts, load_config, 
 from brokers.errors import ConfigError
 from scaffolder.cli import main
 from scaffolder.validate import check_file
-from tests.fuzz import ROOT, fuzz_settings, record_stats
+from tests.fuzz import ROOT, fuzz_settings, record_stats, write_case
 
 BASE_TEXT = (ROOT / "config" / "brokers" / "binance.json").read_text(encoding="utf-8")
 BASE: dict[str, Any] = json.loads(BASE_TEXT)
@@ -439,7 +439,7 @@ def strictness_violations(data: bytes) -> list[str]:
 
 
 def check_case(case: Case, path: Path, outcomes: Counter[str]) -> None:
-    path.write_bytes(case.data)
+    write_case(path, case.data)
     shown = str(path)
     # the file is read with universal newlines: \r and \r\n end lines too
     text_lines = len(case.data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"))

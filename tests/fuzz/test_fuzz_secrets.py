@@ -28,7 +28,7 @@ from vcr.request import Request
 from brokers.redaction import encoded_forms
 from scaffolder.harness.audit import audit, decoded_texts
 from scaffolder.harness.scrub import Scrubber
-from tests.fuzz import ROOT, fuzz_settings, record_stats
+from tests.fuzz import ROOT, fuzz_settings, record_stats, write_case
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/+="
 secrets_ = st.text(ALPHABET, min_size=0, max_size=58).map(lambda s: "CANARY" + s)
@@ -92,7 +92,7 @@ def write_cassette(path: Path, request: Request, response: dict) -> str:
     from vcr.serializers.yamlserializer import serialize
 
     text = serialize({"interactions": [{"request": request._to_dict(), "response": response}]})
-    path.write_text(text, encoding="utf-8")
+    write_case(path, text.encode("utf-8"))
     return text
 
 

@@ -117,6 +117,29 @@ def test_the_prebuilt_replay_data_is_what_importing_with_the_installed_ccxt_give
         assert json.loads((copied / name).read_text()) == json.loads((imported / name).read_text())
 
 
+def test_seeding_from_the_prebuilt_data_reads_the_manifest_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest (100 KB of JSON) is read once per seeded broker, not again by each check
+    and by each provenance file; the provenance is still the one read on its own."""
+    from scaffolder.harness import provenance
+
+    expected = provenance.for_import(corpus.CORPUS_DIR, "kraken")
+    reads: list[Path] = []
+    read_text = Path.read_text
+
+    def counted(self: Path, *args: object, **kwargs: object) -> str:
+        if self.name == corpus.MANIFEST:
+            reads.append(self)
+        return read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    assert corpus.seed("kraken", tmp_path / "kraken") is not None
+    assert len(reads) == 1
+    for folder in (tmp_path / "kraken", tmp_path / "kraken" / "ccxt"):
+        assert provenance.read(folder) == expected
+
+
 def test_an_exchange_without_fixtures_is_checked_on_its_ccxt_parents(tmp_path: Path) -> None:
     """fmfwio's ccxt class derives from hitbtc's and it has no fixtures of its own: hitbtc's
     cases are re-run with fmfwio's class, kept only where they reproduce hitbtc's parsed

@@ -11,7 +11,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import vcr
+
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -168,3 +171,101 @@ def test_the_plain_path_replays_the_same_answer(tmp_path: Path) -> None:
     plain = run(REPLAY_FIRST_REQUEST.format(plain=FORCED_PLAIN, cassette=cassette), tmp_path)
     assert tricked.startswith("200 ") and len(tricked) > 10, tricked
     assert plain == tricked
+
+
+class AskedFinder:
+    """A meta path finder that only notes which modules Python searched for."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        self.names.append(name)
+
+
+def searched_clients_during_a_replay(absent: bool) -> set[str]:
+    """The HTTP clients vcrpy's probes made Python search for while binance's get_ticker
+    cassette replayed a request on a new connection (with or without :func:`clients_absent`)."""
+    import contextlib
+
+    import requests
+
+    from scaffolder.harness import vcr_loader
+    from scaffolder.harness.session import harness_vcr_config, register_matchers
+
+    vcr_loader.import_vcr()
+    recorder = vcr.VCR(record_mode="none")
+    register_matchers(recorder)
+    asked = AskedFinder()
+    cassette_path = str(ROOT / "cassettes" / "binance" / "get_ticker.yaml")
+    sys.meta_path.insert(0, asked)
+    try:
+        with (
+            vcr_loader.clients_absent() if absent else contextlib.nullcontext(),
+            recorder.use_cassette(cassette_path, **harness_vcr_config("binance")) as cassette,
+            requests.Session() as session,
+        ):
+            sent = cassette.requests[0]
+            answer = session.request(
+                sent.method, sent.uri, headers=dict(sent.headers), data=sent.body
+            )
+            assert answer.status_code == 200
+    finally:
+        sys.meta_path.remove(asked)
+    return {name.split(".")[0] for name in asked.names} & set(vcr_loader.PROBED_CLIENTS)
+
+
+def test_a_replay_searches_for_no_client_that_is_not_installed() -> None:
+    from scaffolder.harness.vcr_loader import uninstalled_clients
+
+    if not uninstalled_clients():
+        pytest.skip("every HTTP client vcrpy probes is installed here")
+    # vcrpy probes them on every cassette and connection; the marks make each probe fail at once
+    assert searched_clients_during_a_replay(absent=False) & set(uninstalled_clients())
+    assert searched_clients_during_a_replay(absent=True) == set()
+
+
+def test_the_absent_marks_are_gone_after_the_block_and_nest() -> None:
+    from scaffolder.harness.vcr_loader import clients_absent, uninstalled_clients
+
+    names = uninstalled_clients()
+    if not names:
+        pytest.skip("every HTTP client vcrpy probes is installed here")
+    with clients_absent():
+        assert all(sys.modules[name] is None for name in names)
+        with clients_absent():
+            pass
+        assert all(sys.modules[name] is None for name in names)  # the outer block's marks stay
+        with pytest.raises(ModuleNotFoundError):
+            __import__(names[0])
+    assert not any(name in sys.modules for name in names)
+
+
+def test_only_cassette_tests_see_the_marks_and_none_leak_to_the_next(
+    pytester: pytest.Pytester,
+) -> None:
+    from scaffolder.harness.vcr_loader import uninstalled_clients
+
+    names = uninstalled_clients()
+    if not names:
+        pytest.skip("every HTTP client vcrpy probes is installed here")
+    pytester.makepyfile(
+        test_marks=f"""
+        import sys
+        import pytest
+
+        NAMES = {list(names)!r}
+
+        def test_before():
+            assert not any(name in sys.modules for name in NAMES)
+
+        @pytest.mark.vcr
+        def test_cassette():
+            assert all(sys.modules[name] is None for name in NAMES)
+
+        def test_after():
+            assert not any(name in sys.modules for name in NAMES)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)

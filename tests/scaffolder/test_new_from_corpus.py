@@ -87,3 +87,46 @@ def test_rest_brokers_and_exchanges_without_data_get_no_cassettes(tmp_path: Path
     generate_many({"kraken": {"integration": "rest"}, "lbank": {}}, project)
     for name in ("kraken", "lbank"):
         assert not (project / "cassettes" / name / "contract.json").exists()
+
+
+#: Runs ``scaffolder new`` as its console script does (the script's directory first on the
+#: path, not the project's), then prints the heavy modules it imported.
+NEW_AND_SHOW_IMPORTS = """\
+import json, os, sys
+sys.path[0] = os.path.dirname(sys.executable)
+from scaffolder.cli import main
+try:
+    main(sys.argv[1:], prog_name="scaffolder")
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print(json.dumps(sorted(m for m in ("ccxt", "jsonschema") if m in sys.modules)))
+"""
+
+
+def test_a_broker_seeded_from_the_prebuilt_corpus_is_made_without_importing_ccxt(
+    tmp_path: Path,
+) -> None:
+    """With ccxt's metadata cached and the corpus prebuilt by the installed ccxt, ``scaffolder
+    new`` has no use for ccxt itself (its import is most of a second): the provenance it writes
+    reads ccxt's version without it, and still names the installed one."""
+    import ccxt
+
+    from scaffolder import ccxt_metadata
+    from scaffolder.harness import corpus
+    from scaffolder.harness.provenance import for_import
+
+    assert corpus.manifest()["exchanges"]["kraken"]["ccxtVersion"] == ccxt.__version__
+    ccxt_metadata.exchanges(), ccxt_metadata.profile("kraken")  # the caches, as after a first run
+    project = make_project(tmp_path / "project")
+
+    done = subprocess.run(
+        [sys.executable, "-c", NEW_AND_SHOW_IMPORTS, "new", "kraken", "--defaults"],
+        cwd=project, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+    expected = for_import(corpus.CORPUS_DIR, "kraken")  # the manifest read on its own
+    assert expected["ccxt_version"] == ccxt.__version__ and expected["source_commits"]
+    for folder in ("cassettes/kraken", "cassettes/kraken/ccxt"):
+        assert json.loads((project / folder / "provenance.json").read_text()) == expected

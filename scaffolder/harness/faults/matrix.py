@@ -153,6 +153,7 @@ class ReplayRun:
 def replay_call(root: Path, name: str, call: str, plan: list[Fault], vcr: Any) -> ReplayRun:
     """Replay one contract call with ``plan`` installed, as BrokerContract replays it."""
     from scaffolder.harness.session import harness_vcr_config
+    from scaffolder.harness.vcr_loader import clients_absent
 
     scenario = _scenario(root, name)
     kwargs = dict(scenario["calls"][call].get("kwargs", {}))
@@ -162,7 +163,7 @@ def replay_call(root: Path, name: str, call: str, plan: list[Fault], vcr: Any) -
         kwargs.setdefault("client_order_id", MATRIX_CLIENT_ORDER_ID)
     cassette = root / "cassettes" / name / f"{call}.yaml"
     run = ReplayRun()
-    with vcr.use_cassette(str(cassette), **harness_vcr_config(name)):
+    with clients_absent(), vcr.use_cassette(str(cassette), **harness_vcr_config(name)):
         broker = _replay_broker(root, name, scenario)
         broker.connect()
         try:
