@@ -126,7 +126,7 @@ def time_interleaved(
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             elapsed, _done = run_once(timing.command, cwd=cwd, env=env, ok_codes=timing.ok_codes)
             timing.times.append(elapsed)
-            timing.cpu_times.append(_cpu_since(before))
+            timing.cpu_times.append(cpu_since(before))
 
 
 def cpu_times_interleaved(
@@ -147,11 +147,11 @@ def cpu_times_interleaved(
                 before_each(index)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             run_once(command, cwd=cwd, env=env)
-            times[index].append(_cpu_since(before))
+            times[index].append(cpu_since(before))
     return times
 
 
-def _cpu_since(before: resource.struct_rusage) -> float:
+def cpu_since(before: resource.struct_rusage) -> float:
     """CPU seconds (user + system) the children waited for since ``before`` used."""
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime

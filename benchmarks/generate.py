@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import sys
@@ -99,8 +100,10 @@ GENERATE_ALL = textwrap.dedent(
     # Where a generation spends its time (the wrappers cost microseconds).
     timed(copier, "run_copy", "copier.run_copy", each)
     for attr in ("_check_rendered", "_finish_answers", "template_version", "install_tree",
-                 "rewire", "template_meta"):
+                 "rewire", "template_meta", "_stage", "format_python"):
         timed(g, attr, attr)
+    import scaffolder.harness.corpus as corpus  # generate_many imports it when called
+    timed(corpus, "seed_new_broker", "seed_new_broker")
     root = Path(sys.argv[1])
     names = json.loads(sys.argv[2])
     imported = time.perf_counter()
@@ -253,9 +256,11 @@ def every_exchange(tmp: Path, quiet: bool, env: dict[str, str]) -> dict[str, Any
     names = sorted(ccxt.exchanges)
     project = make_project(tmp / "all", runtime=True)
     _bench.log(f"generating {len(names)} brokers in one process...", quiet=quiet)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     gen_s, done = _bench.run_once(
         [sys.executable, "-c", GENERATE_ALL, str(project), json.dumps(names)], cwd=project, env=env
     )
+    gen_cpu_s = _bench.cpu_since(before)
     generated = json.loads(done.stdout.strip().splitlines()[-1])
     _bench.log(f"importing {len(generated['generated'])} brokers in one subprocess...", quiet=quiet)
     import_env = {**env, "PYTHONPATH": str(project)}
@@ -277,6 +282,7 @@ def every_exchange(tmp: Path, quiet: bool, env: dict[str, str]) -> dict[str, Any
         "generated": len(generated["generated"]),
         "generate_failed": generated["failed"],
         "generate_wall_s": round(gen_s, 3),
+        "generate_cpu_s": round(gen_cpu_s, 3),
         "generate_import_s": round(generated["import_s"], 3),
         "generate_loop_s": round(generated["loop_s"], 3),
         "render_each_median_ms": round(1000 * each[len(each) // 2], 1) if each else None,
@@ -376,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
                     (
                         f"generate {e['generated']} (one process)",
                         e["generate_wall_s"],
+                        f"CPU {e['generate_cpu_s']:.2f} s, "
                         f"startup+imports {e['generate_import_s']:.2f} s, loop "
                         f"{e['generate_loop_s']:.2f} s, copier render per broker median "
                         f"{e['render_each_median_ms']} ms, max {e['render_each_max_ms']} ms",
