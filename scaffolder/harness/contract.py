@@ -29,7 +29,6 @@ from brokers.errors import (
     OrderNotFoundError,
 )
 from brokers.order_checks import PreTradeLimitError
-from scaffolder.harness import provenance
 from scaffolder.harness import shapes_check as check
 from scaffolder.harness.contract_calls import ScenarioCalls
 from scaffolder.harness.session import broker_for_replay, harness_vcr_config
@@ -78,6 +77,19 @@ def cassettes_expected(root: Path, name: str) -> str | None:
         if done.returncode == 0:
             return "git has them (committed)"
     return None
+
+
+class Origin:
+    """Where a cassette folder's traffic came from (:func:`provenance.describe`), read only
+    when a skip or failure message shows it (``str``), not for every test that passes."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __str__(self) -> str:
+        from scaffolder.harness import provenance
+
+        return provenance.describe(self.directory)
 
 
 #: :func:`cassettes_expected` per (project root, broker), asked once per test process (it runs
@@ -142,7 +154,7 @@ class BrokerContract(ScenarioCalls):
                 f"(testnet) or `scaffolder cassettes import-ccxt {self.broker_name}`"
             )
         # named in the skip and failure messages: where the cassettes' traffic came from
-        scenario["_origin"] = provenance.describe(project_root / "cassettes" / self.broker_name)
+        scenario["_origin"] = Origin(project_root / "cassettes" / self.broker_name)
         return scenario
 
     @pytest.fixture
@@ -225,25 +237,28 @@ class BrokerContract(ScenarioCalls):
             check.position(position)
             assert position["symbol"] in broker.get_supported_symbols()
 
+    # The two below ask for the broker only once the scenario has the call: a skip builds none.
     @pytest.mark.vcr
     @pytest.mark.default_cassette("get_order_unknown")
     def test_get_unknown_order_raises_order_not_found(
-        self, broker: BaseBroker, scenario: dict[str, Any]
+        self, request: pytest.FixtureRequest, scenario: dict[str, Any]
     ) -> None:
         if "get_order_unknown" not in scenario["calls"]:
             pytest.skip("no error response was recorded for an unknown order (imported data)")
+        broker = request.getfixturevalue("broker")
         with pytest.raises(OrderNotFoundError):
             self.call(broker, scenario, "get_order_unknown")
 
     @pytest.mark.vcr
     @pytest.mark.default_cassette("cancel_order_unknown")
     def test_cancel_unknown_order_raises_order_not_found(
-        self, broker: BaseBroker, scenario: dict[str, Any]
+        self, request: pytest.FixtureRequest, scenario: dict[str, Any]
     ) -> None:
         if "cancel_order_unknown" not in scenario["calls"]:
             pytest.skip(
                 "no error response was recorded for cancelling an unknown order (imported data)"
             )
+        broker = request.getfixturevalue("broker")
         with pytest.raises(OrderNotFoundError):
             self.call(broker, scenario, "cancel_order_unknown")
 
@@ -251,7 +266,8 @@ class BrokerContract(ScenarioCalls):
         """ccxt's own recorded response, replayed through this broker's exchange, parses as
         ccxt's offline tests expect (skipKeys honoured). The cases come from the live API,
         so the broker is built for it whatever the scenario recorded against."""
-        from scaffolder.harness.ccxt_import import compare_parsed, replay_case
+        from scaffolder.harness.ccxt_offline import replay_case
+        from scaffolder.harness.parsed_check import compare_parsed
 
         cassette = project_root / "cassettes" / self.broker_name / "ccxt" / ccxt_case["cassette"]
         actual = replay_case(self._recorded_case_exchange(project_root), ccxt_case, cassette)

@@ -186,13 +186,14 @@ class ScenarioCalls:
             from scaffolder.harness.session import for_imported_case
 
             for_imported_case(broker, symbol if case else None)
-        from scaffolder.harness.ccxt_import import harness_options
+        options = None
+        if case:  # the options it was recorded with: ccxt's offline harness's, then the case's
+            from scaffolder.harness.ccxt_offline import harness_options
 
-        # the options it was recorded with: ccxt's offline harness's, then the case's own
-        options = {**harness_options(), **(spec.get("options") or {})} if case else None
+            options = {**harness_options(), **(spec.get("options") or {})}
         exchange = getattr(broker, "exchange", None)
         if spec.get("clock") and exchange is not None:
-            from scaffolder.harness.ccxt_import import freeze_clock
+            from scaffolder.harness.ccxt_offline import freeze_clock
 
             freeze_clock(exchange, int(spec["clock"]))
         if options and exchange is not None:

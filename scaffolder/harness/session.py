@@ -285,7 +285,7 @@ def with_import_credentials(exchange: Any, exchange_id: str, cases_index: Path) 
     wallet address in the body, an ed25519 key), so the replay must hold the same canaries."""
     import json
 
-    from scaffolder.harness.ccxt_import import canary_credentials
+    from scaffolder.harness.ccxt_canaries import canary_credentials
 
     try:
         stored = json.loads(cases_index.read_text(encoding="utf-8")).get("credentials") or {}

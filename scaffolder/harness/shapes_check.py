@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, get_type_hints
 
 from brokers import shapes
@@ -9,16 +10,26 @@ from brokers import shapes
 NUMBER = (int, float)
 
 
-def _check_typed(value: Any, shape: type, what: str) -> None:
-    assert isinstance(value, dict), f"{what} must be a dict, got {type(value).__name__}"
-    hints = get_type_hints(shape)
-    assert set(value) == set(hints), f"{what} keys {sorted(value)} != {sorted(hints)}"
-    for key, hint in hints.items():
-        item = value[key]
+@cache
+def _fields(shape: type) -> tuple[tuple[str, Any, tuple[type, ...]], ...]:
+    """Each key of ``shape`` with its hint and the types a value may have (``float`` takes
+    ``int`` too): worked out once per shape, not for every value checked."""
+    fields = []
+    for key, hint in get_type_hints(shape).items():
         allowed = getattr(hint, "__args__", (hint,))
         allowed = tuple(NUMBER if a is float else a for a in allowed)
         flat = tuple(t for a in allowed for t in (a if isinstance(a, tuple) else (a,)))
-        types = tuple(type(None) if t is None else t for t in flat)
+        fields.append((key, hint, tuple(type(None) if t is None else t for t in flat)))
+    return tuple(fields)
+
+
+def _check_typed(value: Any, shape: type, what: str) -> None:
+    assert isinstance(value, dict), f"{what} must be a dict, got {type(value).__name__}"
+    fields = _fields(shape)
+    keys = [key for key, _, _ in fields]
+    assert set(value) == set(keys), f"{what} keys {sorted(value)} != {sorted(keys)}"
+    for key, hint, types in fields:
+        item = value[key]
         assert isinstance(item, types) and not isinstance(item, bool), (
             f"{what}[{key!r}] = {item!r} is not {hint}"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,14 @@ def test_a_contract_failure_on_the_cassettes_names_their_provenance(recorded, tm
     assert run.returncode == 1, run.stdout
     assert "recorded against an exchange stand-in, as testnet.binance.vision" in run.stdout
     assert f"with ccxt {ccxt.__version__}" in run.stdout
+
+
+def test_the_contract_reads_the_provenance_only_for_a_message(tmp_path):
+    from scaffolder.harness.contract import Origin
+
+    folder = tmp_path / "cassettes" / "binance"
+    origin = Origin(folder)  # what every contract test's scenario carries: nothing read yet
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "cassettes" / "binance" / "provenance.json", folder)
+    assert f"{origin}" == provenance.describe(folder)
+    assert "recorded against an exchange stand-in" in f"cassettes {origin}"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from scaffolder.harness.session import harness_vcr_config, load_markets
@@ -36,3 +38,33 @@ def test_each_markets_snapshot_is_the_files_own_copy_and_follows_the_file(tmp_pa
     assert second is not first and second[symbol] is not first[symbol]
     markets.write_text(json.dumps({"ONLY/PAIR": {"id": "ONLYPAIR"}}), encoding="utf-8")
     assert load_markets(tmp_path, "binance") == {"ONLY/PAIR": {"id": "ONLYPAIR"}}
+
+
+#: Replays one recorded (not imported) scenario call the way the contract does, with a stand-in
+#: broker, and prints which of ccxt's importer modules that took.
+RECORDED_CALL = """
+import json, sys
+from types import SimpleNamespace
+from scaffolder.harness.contract import BrokerContract
+
+class Contract(BrokerContract):
+    broker_name = "binance"
+
+broker = SimpleNamespace(
+    get_supported_symbols=lambda: ["BTC/USDT"], exchange=None, config=None, has=lambda m: True,
+    get_ticker=lambda symbol: {"symbol": symbol},
+)
+spec = {"kwargs": {"symbol": "BTC/USDT"}}
+assert Contract().call(broker, {"calls": {"get_ticker": spec}}, "get_ticker") == {
+    "symbol": "BTC/USDT"
+}
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("scaffolder.harness.ccxt"))))
+"""
+
+
+def test_a_recorded_scenario_call_imports_nothing_of_ccxts_importer():
+    done = subprocess.run(
+        [sys.executable, "-c", RECORDED_CALL],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout) == []
