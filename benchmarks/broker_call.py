@@ -40,7 +40,8 @@ once with what raw ccxt parsed, so only the broker's own work is left. It is tim
 back to back, as a loop of them alone would run) and cold (each call right after the raw ccxt
 call of the same method, less that call's own batch time): in the benchmark, as in a bot,
 ccxt's work between two of our calls pushes our code out of the CPU's caches, and the cold
-figure is what the added microseconds above are made of.
+figure is what the added microseconds above are made of. It is the difference of two fastest
+batches, so on a loaded machine it is rough (a few microseconds either way).
 """
 
 from __future__ import annotations
