@@ -1,6 +1,6 @@
 """Benchmark of the cassette harness (issue 4).
 
-    python benchmarks/replay.py [--json] [--runs N] [--profile]
+    python benchmarks/replay.py [--json] [--runs N] [--profile] [--cpu]
 
 For every committed broker (``cassettes/<name>/contract.json`` and ``tests/brokers/test_<name>.py``
 present): the median wall time of ``pytest tests/brokers/test_<name>.py -q -p no:cacheprovider``
@@ -8,6 +8,9 @@ in a subprocess next to the median of an empty pytest run whose one test module 
 (same interpreter, same project config and plugins). Target: at most 1.2 times the empty run.
 And the bytes of ``cassettes/<name>/`` (all files, recursively). Target: at most 200 KB
 (200,000 bytes).
+
+With ``--cpu`` each run is timed by its CPU time (user + system, its children included) instead
+of its wall time: steadier when other work shares the machine.
 
 With ``--profile`` the script also prints pytest's ``--durations`` of each broker's suite and
 where the process spends its import time, to explain a missed target.
@@ -111,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     _bench.add_common_args(parser, runs=5)
     parser.add_argument("--profile", action="store_true", help="durations and import profile")
+    parser.add_argument(
+        "--cpu", action="store_true", help="time CPU (user + system) instead of wall time"
+    )
     args = parser.parse_args(argv)
     quiet = args.json
     start_note = _bench.machine_note()
@@ -144,7 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         _bench.log(
             f"{args.runs} interleaved runs of {len(everything)} pytest commands...", quiet=quiet
         )
-        _bench.time_interleaved(everything, args.runs, cwd=ROOT, env=env)
+        if args.cpu:
+            cpu = _bench.cpu_times_interleaved(
+                [t.command for t in everything], args.runs, cwd=ROOT, env=env
+            )
+            for timing, times in zip(everything, cpu, strict=True):
+                timing.times.extend(times)
+        else:
+            _bench.time_interleaved(everything, args.runs, cwd=ROOT, env=env)
         missed = any(t.median / baseline.median > RATIO_LIMIT for t in suites)
         profiled = profile(names, env, baseline.command) if args.profile or missed else None
         _bench.forget_pyc(tmp)
@@ -187,16 +200,18 @@ def main(argv: list[str] | None = None) -> int:
         "brokers": per_broker,
         "baseline": {**baseline.as_dict(), "outcome": outcomes[baseline.label]},
         "profile": profiled,
+        "clock": "cpu" if args.cpu else "wall",
         **context,
     }
+    clock = "CPU " if args.cpu else ""
     if not args.json:
         _bench.print_context(context)
         print(
             _bench.table(
                 [
                     f"broker ({args.runs} runs)",
-                    "suite s",
-                    "empty s",
+                    f"suite {clock}s",
+                    f"empty {clock}s",
                     "ratio",
                     "cassette B",
                     "files",
@@ -206,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         print(
-            f"empty run: {baseline.label}, median {baseline.median:.3f} s "
+            f"empty run: {baseline.label}, median {baseline.median:.3f} {clock}s "
             f"(min {baseline.best:.3f}, max {baseline.worst:.3f}); suites: "
             + "; ".join(
                 f"{n} min {s.best:.3f} max {s.worst:.3f}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from decimal import ROUND_CEILING, Decimal
@@ -65,6 +66,8 @@ def cassettes_expected(root: Path, name: str) -> str | None:
         answers = None
     if isinstance(answers, dict) and answers.get("_cassettes"):
         return f"brokers/{name}/.copier-answers.yml says it has them ({answers['_cassettes']})"
+    if not _maybe_in_git_repository(root):
+        return None  # git would answer no to both questions below
     relpath = f"cassettes/{name}/contract.json"
     for args in (
         ["ls-files", "--error-unmatch", "--", relpath],
@@ -77,6 +80,15 @@ def cassettes_expected(root: Path, name: str) -> str | None:
         if done.returncode == 0:
             return "git has them (committed)"
     return None
+
+
+def _maybe_in_git_repository(root: Path) -> bool:
+    """False when git cannot find a repository for ``root``: no ``.git`` in it or above it and
+    no ``GIT_DIR``. A throwaway project's brokers without cassettes then start no git."""
+    if os.environ.get("GIT_DIR"):
+        return True
+    found = root.resolve()
+    return any((folder / ".git").exists() for folder in (found, *found.parents))
 
 
 class Origin:

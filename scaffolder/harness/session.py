@@ -52,9 +52,14 @@ def shaped_credentials(exchange_id: str, credentials: Mapping[str, str]) -> dict
 
 
 def canary_env(config_path: Path) -> dict[str, str]:
-    """Canary values for every ``${VAR}`` the config references."""
-    document = json.loads(config_path.read_text(encoding="utf-8"))
-    return {var: canary(var) for _, var in env_references(document)}
+    """Canary values for every ``${VAR}`` the config references (worked out once per process
+    and text of the file: every replayed test builds its broker from the same config)."""
+    return dict(_canary_env(config_path.read_text(encoding="utf-8")))
+
+
+@functools.lru_cache(maxsize=64)
+def _canary_env(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple({var: canary(var) for _, var in env_references(json.loads(text))}.items())
 
 
 def matcher_name(broker: str) -> str:
@@ -81,19 +86,12 @@ def remedy(name: str) -> str:
 
 def read_replay_json(path: Path, name: str) -> dict[str, Any]:
     """A replay file of broker ``name`` as a JSON object; any problem is a ReplayDataError."""
-    return _replay_json(path, name, _replay_text(path, name))
-
-
-def _replay_text(path: Path, name: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ReplayDataError(f"{path}: missing; {remedy(name)}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ReplayDataError(f"{path}: cannot be read ({exc}); {remedy(name)}") from exc
-
-
-def _replay_json(path: Path, name: str, text: str) -> dict[str, Any]:
     try:
         document = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -191,10 +189,9 @@ def load_markets(root: Path, name: str, *, required: bool = False) -> dict[str, 
     """The broker's markets snapshot (a fresh copy), or None when it has none.
 
     ``required`` (the broker has a recorded scenario and replays from a snapshot): a missing
-    snapshot is a ReplayDataError naming it, as a corrupt one always is. The file is parsed
-    once per process and version of the file; each caller gets its own copy because ccxt's
-    ``set_markets`` keeps and extends what it is given (parsed again from the file's text,
-    kept with the first parse: three to six times quicker than a deep copy of that parse).
+    snapshot is a ReplayDataError naming it, as a corrupt one always is. The file is parsed on
+    every call: each caller gets its own copy because ccxt's ``set_markets`` keeps and extends
+    what it is given, and parsing is three to six times quicker than a deep copy of one parse.
     """
     path = root / "cassettes" / name / "markets.json"
     if not path.exists():
@@ -203,19 +200,7 @@ def load_markets(root: Path, name: str, *, required: bool = False) -> dict[str, 
                 f"{path}: missing (replay starts from this markets snapshot); {remedy(name)}"
             )
         return None
-    stat = path.stat()
-    markets: dict[str, Any] = json.loads(
-        _markets_text(str(path), name, stat.st_mtime_ns, stat.st_size)
-    )
-    return markets
-
-
-@functools.lru_cache(maxsize=32)
-def _markets_text(path: str, name: str, mtime_ns: int, size: int) -> str:
-    """The snapshot's text, once found to hold a JSON object."""
-    text = _replay_text(Path(path), name)
-    _replay_json(Path(path), name, text)
-    return text
+    return read_replay_json(path, name)
 
 
 def replay_config(root: Path, name: str, *, testnet: bool | None = None) -> BrokerConfig:

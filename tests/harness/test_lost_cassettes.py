@@ -12,6 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -123,3 +124,27 @@ def test_new_force_and_update_keep_the_note(tmp_path, monkeypatch):
     report = update("kraken", project)
     assert not report.up_to_date and report.conflicts == []
     assert answers(project, "kraken")["_cassettes"] == "ccxt-static"
+
+
+def test_outside_any_git_repository_asking_starts_no_git(tmp_path, monkeypatch):
+    from scaffolder.harness import contract
+
+    if any((folder / ".git").exists() for folder in tmp_path.resolve().parents):
+        pytest.skip("the temporary directory is inside a git repository here")
+    monkeypatch.delenv("GIT_DIR", raising=False)
+    started: list[object] = []
+    monkeypatch.setattr(contract.subprocess, "run", lambda *a, **k: started.append(a))
+    assert contract.cassettes_expected(tmp_path, "kraken") is None
+    assert started == []
+
+
+def test_inside_a_git_repository_its_index_is_asked(tmp_path):
+    from scaffolder.harness.contract import cassettes_expected
+
+    scenario = tmp_path / "cassettes" / "kraken" / "contract.json"
+    scenario.parent.mkdir(parents=True)
+    scenario.write_text("{}")
+    git(tmp_path, "init", "-q")
+    assert cassettes_expected(tmp_path, "kraken") is None  # a repository, the file not added
+    git(tmp_path, "add", "cassettes")
+    assert cassettes_expected(tmp_path, "kraken") == "git has them (committed)"

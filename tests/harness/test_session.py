@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scaffolder.harness.session import harness_vcr_config, load_markets
+from scaffolder.harness.session import canary, canary_env, harness_vcr_config, load_markets
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,3 +68,14 @@ def test_a_recorded_scenario_call_imports_nothing_of_ccxts_importer():
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     assert json.loads(done.stdout) == []
+
+
+def test_the_canary_environment_follows_the_config_file(tmp_path: Path):
+    config = tmp_path / "binance.json"
+    config.write_text(json.dumps({"api_credentials": {"api_key": "${BINANCE_API_KEY}"}}))
+    first = canary_env(config)
+    assert first == {"BINANCE_API_KEY": canary("BINANCE_API_KEY")}
+    first["OTHER"] = "x"  # a caller's change stays its own
+    assert canary_env(config) == {"BINANCE_API_KEY": canary("BINANCE_API_KEY")}
+    config.write_text(json.dumps({"api_credentials": {"secret": "${BINANCE_API_SECRET}"}}))
+    assert canary_env(config) == {"BINANCE_API_SECRET": canary("BINANCE_API_SECRET")}
