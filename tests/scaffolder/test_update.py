@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,68 +32,114 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
+def template_project(root: Path) -> Path:
     """A git project holding the template (tagged v1) and nothing else."""
-    shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
-    (tmp_path / "brokers").mkdir()
-    shutil.copy(ROOT / "brokers" / "registered.py", tmp_path / "brokers" / "registered.py")
-    (tmp_path / "config" / "brokers").mkdir(parents=True)
-    git(tmp_path, "init", "-q")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-q", "-m", "template v1")
-    git(tmp_path, "tag", "v1")
+    shutil.copytree(ROOT / "templates", root / "templates")
+    shutil.copytree(ROOT / "schemas", root / "schemas")
+    (root / "brokers").mkdir()
+    shutil.copy(ROOT / "brokers" / "registered.py", root / "brokers" / "registered.py")
+    (root / "config" / "brokers").mkdir(parents=True)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "template v1")
+    git(root, "tag", "v1")
+    return root
+
+
+def own_copy(built: Path, tmp_path: Path) -> Path:
+    """``built`` (a project some tests share, never changed) copied into ``tmp_path``, git
+    repository included, for one test to change as it likes."""
+    shutil.copytree(built, tmp_path, symlinks=True, dirs_exist_ok=True)
     return tmp_path
 
 
-def test_update_brings_the_template_change_and_keeps_the_hand_edit(project: Path):
-    generate("kraken", project)
-    broker = project / "brokers" / "kraken" / "broker.py"
+@pytest.fixture(scope="module")
+def template_v1(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`template_project`, built once for the module's tests to copy."""
+    return template_project(tmp_path_factory.mktemp("template-v1"))
+
+
+@pytest.fixture(scope="module")
+def kraken_v1(tmp_path_factory: pytest.TempPathFactory, template_v1: Path) -> Path:
+    """``template_v1`` with kraken generated into it (not committed), built once."""
+    root = own_copy(template_v1, tmp_path_factory.mktemp("kraken-v1"))
+    generate("kraken", root)
+    return root
+
+
+@pytest.fixture
+def project(template_v1: Path, tmp_path: Path) -> Path:
+    """A git project holding the template (tagged v1) and nothing else: the test's own."""
+    return own_copy(template_v1, tmp_path)
+
+
+@pytest.fixture
+def kraken_project(kraken_v1: Path, tmp_path: Path) -> Path:
+    """``project`` with kraken generated into it, as ``generate("kraken", project)`` leaves it."""
+    return own_copy(kraken_v1, tmp_path)
+
+
+def test_a_copied_project_is_the_test_s_own_and_git_still_works(
+    kraken_project: Path, kraken_v1: Path
+):
+    """What the shared fixtures rely on: a copy keeps its repository, and changing it (a file,
+    a commit) leaves the built project as it was."""
+    assert git(kraken_project, "status", "--porcelain") == git(kraken_v1, "status", "--porcelain")
+    assert "?? brokers/kraken/" in git(kraken_project, "status", "--porcelain")
+    (kraken_project / "brokers" / "kraken" / "broker.py").write_text("changed\n")
+    git(kraken_project, "add", "-A")
+    git(kraken_project, "commit", "-q", "-m", "only in the copy")
+    assert git(kraken_v1, "log", "--format=%s") == "template v1\n"
+    assert "changed" not in (kraken_v1 / "brokers" / "kraken" / "broker.py").read_text()
+
+
+def test_update_brings_the_template_change_and_keeps_the_hand_edit(kraken_project: Path):
+    broker = kraken_project / "brokers" / "kraken" / "broker.py"
     broker.write_text(
         broker.read_text() + '\n    def hand_written(self) -> str:\n        return "kept"\n'
     )
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "kraken, hand-edited")
+    git(kraken_project, "add", "-A")
+    git(kraken_project, "commit", "-q", "-m", "kraken, hand-edited")
 
-    template = project / BROKER_TEMPLATE
+    template = kraken_project / BROKER_TEMPLATE
     template.write_text(
         template.read_text().replace(
             "    exchange_id = {{ name | tojson }}\n",
             "    exchange_id = {{ name | tojson }}\n    template_v2 = True\n",
         )
     )
-    git(project, "commit", "-q", "-am", "template v2")
-    git(project, "tag", "v2")
+    git(kraken_project, "commit", "-q", "-am", "template v2")
+    git(kraken_project, "tag", "v2")
 
-    report = update("kraken", project)
+    report = update("kraken", kraken_project)
 
     text = broker.read_text()
     assert "template_v2 = True" in text, "the template change did not arrive"
     assert 'return "kept"' in text, "the hand edit was lost"
     assert report.conflicts == []
     assert "brokers/kraken/broker.py" in report.changed
-    answers = (project / "brokers" / "kraken" / ".copier-answers.yml").read_text()
-    assert f"_commit: {git(project, 'rev-parse', 'HEAD:templates/broker').strip()}" in answers
+    answers = (kraken_project / "brokers" / "kraken" / ".copier-answers.yml").read_text()
+    assert (
+        f"_commit: {git(kraken_project, 'rev-parse', 'HEAD:templates/broker').strip()}" in answers
+    )
     assert "_src_path: templates/broker" in answers
-    assert update("kraken", project).up_to_date
+    assert update("kraken", kraken_project).up_to_date
 
 
-def test_conflicting_edits_are_marked_the_way_copier_marks_them(project: Path):
-    generate("kraken", project)
-    broker = project / "brokers" / "kraken" / "broker.py"
+def test_conflicting_edits_are_marked_the_way_copier_marks_them(kraken_project: Path):
+    broker = kraken_project / "brokers" / "kraken" / "broker.py"
     broker.write_text(
         broker.read_text().replace('exchange_id = "kraken"', 'exchange_id = "kraken"  # mine')
     )
-    template = project / BROKER_TEMPLATE
+    template = kraken_project / BROKER_TEMPLATE
     template.write_text(
         template.read_text().replace(
             "exchange_id = {{ name | tojson }}", "exchange_id = {{ name | tojson }}  # theirs"
         )
     )
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "template v2 and the edit")
-    report = update("kraken", project)
+    git(kraken_project, "add", "-A")
+    git(kraken_project, "commit", "-q", "-m", "template v2 and the edit")
+    report = update("kraken", kraken_project)
     assert report.conflicts == ["brokers/kraken/broker.py"]
     assert "<<<<<<< before updating" in broker.read_text()
 
@@ -110,45 +157,48 @@ def test_update_of_an_unknown_broker_is_a_usage_error(project: Path):
     ["--output=victim.txt", "-o victim.txt", "HEAD", "deadbeef", "g" * 40, "A" * 40 + "\n--x"],
 )
 def test_a_commit_that_is_not_a_hex_id_is_refused_and_no_file_is_touched(
-    project: Path, commit: str
+    kraken_project: Path, commit: str
 ):
-    generate("kraken", project)
-    victim = project / "victim.txt"
+    victim = kraken_project / "victim.txt"
     victim.write_text("precious\n")
-    answers_path = project / "brokers" / "kraken" / ".copier-answers.yml"
+    answers_path = kraken_project / "brokers" / "kraken" / ".copier-answers.yml"
     answers = yaml.safe_load(answers_path.read_text())
     answers["_commit"] = commit
     answers_path.write_text(yaml.safe_dump(answers))
     before = {
-        p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts
+        p: p.read_bytes()
+        for p in kraken_project.rglob("*")
+        if p.is_file() and ".git" not in p.parts
     }
     with pytest.raises(UsageError, match="_commit") as refused:
-        update("kraken", project)
+        update("kraken", kraken_project)
     assert ".copier-answers.yml" in str(refused.value)
     assert victim.read_text() == "precious\n"
-    after = {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts}
+    after = {
+        p: p.read_bytes()
+        for p in kraken_project.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    }
     assert after == before
 
 
-def test_the_cli_says_so_in_one_line_with_exit_2(project: Path, monkeypatch):
-    generate("kraken", project)
-    answers_path = project / "brokers" / "kraken" / ".copier-answers.yml"
+def test_the_cli_says_so_in_one_line_with_exit_2(kraken_project: Path, monkeypatch):
+    answers_path = kraken_project / "brokers" / "kraken" / ".copier-answers.yml"
     answers_path.write_text(
         answers_path.read_text().replace("_commit:", "_commit: --output=v.txt #")
     )
-    monkeypatch.chdir(project)
+    monkeypatch.chdir(kraken_project)
     result = CliRunner().invoke(main, ["update", "kraken"])
     assert result.exit_code == 2, result.output
     assert "_commit" in result.output and "Traceback" not in result.output
-    assert not (project / "v.txt").exists()
+    assert not (kraken_project / "v.txt").exists()
 
 
 @pytest.mark.parametrize("text", ["[unclosed", "- a list\n- not a mapping\n", "\x00"])
-def test_an_unreadable_answers_file_is_a_usage_error(project: Path, text: str):
-    generate("kraken", project)
-    (project / "brokers" / "kraken" / ".copier-answers.yml").write_text(text)
+def test_an_unreadable_answers_file_is_a_usage_error(kraken_project: Path, text: str):
+    (kraken_project / "brokers" / "kraken" / ".copier-answers.yml").write_text(text)
     with pytest.raises(UsageError, match=r"\.copier-answers\.yml"):
-        update("kraken", project)
+        update("kraken", kraken_project)
 
 
 def test_git_never_reads_a_tree_id_as_an_option(project: Path, tmp_path: Path):
@@ -168,8 +218,8 @@ CONFIG_TEMPLATE = Path("templates/broker/template/config/brokers/{{ name }}.json
 
 
 def conflicting_config_update(project: Path) -> Path:
-    """kraken's config hand-edited where the template changes too; returns the config path."""
-    generate("kraken", project)
+    """kraken's config (``project`` holds kraken) hand-edited where the template changes too;
+    returns the config path."""
     config = project / "config" / "brokers" / "kraken.json"
     config.write_text(config.read_text().replace('"timeout": 10000', '"timeout": 15000'))
     template = project / CONFIG_TEMPLATE
@@ -179,7 +229,34 @@ def conflicting_config_update(project: Path) -> Path:
     return config
 
 
-def test_a_conflicting_update_keeps_the_old_template_version(project: Path):
+@dataclass(frozen=True)
+class Conflicted:
+    """A project after :func:`conflicting_config_update` and one ``update`` (which conflicted)."""
+
+    root: Path
+    #: ``.env.example`` as it was before that update.
+    env_example: str
+
+
+@pytest.fixture(scope="module")
+def conflicted_once(tmp_path_factory: pytest.TempPathFactory, kraken_v1: Path) -> Conflicted:
+    """:class:`Conflicted`, built once for the tests that start from it (each copies it);
+    test_a_conflicting_update_keeps_the_old_template_version makes its own first update."""
+    root = own_copy(kraken_v1, tmp_path_factory.mktemp("conflicted"))
+    conflicting_config_update(root)
+    env_example = (root / ".env.example").read_text()
+    assert update("kraken", root).conflicts == ["config/brokers/kraken.json"]
+    return Conflicted(root, env_example)
+
+
+@pytest.fixture
+def conflicted(conflicted_once: Conflicted, tmp_path: Path) -> Path:
+    """The test's own copy of ``conflicted_once``."""
+    return own_copy(conflicted_once.root, tmp_path)
+
+
+def test_a_conflicting_update_keeps_the_old_template_version(kraken_project: Path):
+    project = kraken_project
     config = conflicting_config_update(project)
     answers_path = project / "brokers" / "kraken" / ".copier-answers.yml"
     before = yaml.safe_load(answers_path.read_text())["_commit"]
@@ -191,9 +268,10 @@ def test_a_conflicting_update_keeps_the_old_template_version(project: Path):
     assert answers["_update_pending"] == report.to_version
 
 
-def test_update_again_with_the_markers_still_there_is_refused_and_changes_nothing(project: Path):
-    conflicting_config_update(project)
-    update("kraken", project)
+def test_update_again_with_the_markers_still_there_is_refused_and_changes_nothing(
+    conflicted: Path,
+):
+    project = conflicted
     before = {
         p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts
     }
@@ -203,17 +281,17 @@ def test_update_again_with_the_markers_still_there_is_refused_and_changes_nothin
     assert after == before
 
 
-def test_a_conflicted_config_keeps_its_variables_in_env_example(project: Path):
-    conflicting_config_update(project)
-    env_example = (project / ".env.example").read_text()
-    update("kraken", project)
-    assert (project / ".env.example").read_text() == env_example
+def test_a_conflicted_config_keeps_its_variables_in_env_example(
+    conflicted: Path, conflicted_once: Conflicted
+):
+    env_example = conflicted_once.env_example
+    assert (conflicted / ".env.example").read_text() == env_example
     assert "KRAKEN_API_KEY=" in env_example
 
 
-def test_after_resolving_the_conflict_update_reaches_the_new_version(project: Path):
-    config = conflicting_config_update(project)
-    update("kraken", project)
+def test_after_resolving_the_conflict_update_reaches_the_new_version(conflicted: Path):
+    project = conflicted
+    config = project / "config" / "brokers" / "kraken.json"
     text = config.read_text()
     resolved = re.sub(r"<<<<<<< [^\n]*\n(.*?)=======\n.*?>>>>>>> [^\n]*\n", r"\1", text, flags=re.S)
     assert CONFLICT not in resolved
