@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from scaffolder.cli import main
 from scaffolder.generate import generate
+from tests.conftest import own_copy
 from tests.scaffolder.test_generate import git, make_project, run_pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,9 +51,7 @@ def kraken_generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def kraken_project(kraken_generated: Path, tmp_path: Path) -> Path:
     """The test's own copy of ``kraken_generated``."""
-    project = tmp_path / "project"
-    shutil.copytree(kraken_generated, project, symlinks=True)
-    return project
+    return own_copy(kraken_generated, tmp_path / "project")
 
 
 def test_a_broker_that_never_had_cassettes_skips_its_contract(tmp_path):

@@ -26,6 +26,7 @@ from scaffolder.generate import MAX_NAME_LENGTH, check_name, generate, generate_
 from scaffolder.harness.plugin import write_opt_in
 from scaffolder.inventory import inventory
 from scaffolder.wiring import rewire
+from tests.conftest import own_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The runtime modules a generated broker imports (the wiring file is the project's own).
@@ -466,8 +467,7 @@ def test_a_failed_move_leaves_the_project_as_it_was(
         "env": files + 2,
     }[when]
     if force:  # the test's own copy of the hand-edited broker
-        project = tmp_path / "hand-edited"
-        shutil.copytree(hand_edited_kraken, project, symlinks=True)
+        project = own_copy(hand_edited_kraken, tmp_path / "hand-edited")
         # as built: no earlier test changed it (the retry below puts the template's back)
         assert (project / "brokers" / "kraken" / "broker.py").read_text() == HAND_MADE
     before = listing(project)
