@@ -131,6 +131,14 @@ def built_once_per_run(
     return shared / "built"
 
 
+def own_copy(built: Path, into: Path) -> Path:
+    """``built`` (a project several tests share and never change) copied to ``into`` for one
+    test to change as it likes; ``into`` may exist and be empty (a test's ``tmp_path``).
+    Symlinks stay links, and a git repository comes along and keeps working."""
+    shutil.copytree(built, into, symlinks=True, dirs_exist_ok=True)
+    return into
+
+
 def computed_once_per_run(
     tmp_path_factory: pytest.TempPathFactory, name: str, compute: Callable[[], Any]
 ) -> Any:

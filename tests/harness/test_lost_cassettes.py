@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from scaffolder.cli import main
 from scaffolder.generate import generate
+from tests.conftest import own_copy
 from tests.scaffolder.test_generate import git, make_project, run_pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,21 @@ def answers(project: Path, name: str) -> dict:
     return yaml.safe_load((project / "brokers" / name / ".copier-answers.yml").read_text())
 
 
+@pytest.fixture(scope="module")
+def kraken_generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with kraken just generated (seeded from the corpus), not in git; built once
+    for the module, never changed: the tests that start from it copy it."""
+    project = make_project(tmp_path_factory.mktemp("kraken") / "project")
+    generate("kraken", project)
+    return project
+
+
+@pytest.fixture
+def kraken_project(kraken_generated: Path, tmp_path: Path) -> Path:
+    """The test's own copy of ``kraken_generated``."""
+    return own_copy(kraken_generated, tmp_path / "project")
+
+
 def test_a_broker_that_never_had_cassettes_skips_its_contract(tmp_path):
     project = make_project(tmp_path / "project")
     generate("bitflyer", project)  # ccxt keeps no recorded data for bitflyer
@@ -47,9 +63,9 @@ def test_a_broker_that_never_had_cassettes_skips_its_contract(tmp_path):
     assert code == 0 and counts.get("skipped", 0) >= 10 and "failed" not in counts, counts
 
 
-def test_cassettes_lost_after_a_commit_fail_the_contract(tmp_path):
-    project = make_project(tmp_path / "project")
-    generate("kraken", project)
+def test_cassettes_lost_after_a_commit_fail_the_contract(kraken_project):
+    project = kraken_project
+    assert not (project / ".git").exists(), "the shared project is copied, never changed"
     cassettes = project / "cassettes" / "kraken"
     (cassettes / "contract.json").write_text(json.dumps({"broker": "kraken", "calls": {}}))
     git(project, "init", "-q")
@@ -87,9 +103,8 @@ def test_new_seeded_from_the_corpus_notes_its_cassettes(tmp_path):
     assert code == 1 and counts.get("failed", 0) + counts.get("error", 0) >= 10, counts
 
 
-def test_importing_after_new_notes_the_cassettes_too(tmp_path, monkeypatch):
-    project = make_project(tmp_path / "project")
-    generate("kraken", project)
+def test_importing_after_new_notes_the_cassettes_too(kraken_project, monkeypatch):
+    project = kraken_project
     # as a broker generated before it had any: no cassettes, nothing noted
     shutil.rmtree(project / "cassettes" / "kraken")
     path = project / "brokers" / "kraken" / ".copier-answers.yml"

@@ -26,6 +26,7 @@ from scaffolder.generate import MAX_NAME_LENGTH, check_name, generate, generate_
 from scaffolder.harness.plugin import write_opt_in
 from scaffolder.inventory import inventory
 from scaffolder.wiring import rewire
+from tests.conftest import own_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The runtime modules a generated broker imports (the wiring file is the project's own).
@@ -426,13 +427,38 @@ class FailingMoves:
         os.replace(src, dst)
 
 
+@pytest.fixture(scope="module")
+def kraken_files(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, int]:
+    """How many files generating kraken writes: into a new project (False), and replacing it
+    with force (True), which keeps the cassettes the first generation took from the corpus.
+    Counted once for the module, in a project of its own."""
+    reference = make_project(tmp_path_factory.mktemp("reference") / "project")
+    new = len(generate("kraken", reference).files)
+    return {False: new, True: len(generate("kraken", reference, force=True).files)}
+
+
+HAND_MADE = "class HandMadeBroker:\n"
+
+
+@pytest.fixture(scope="module")
+def hand_edited_kraken(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with a hand-edited kraken whose wiring a replacement changes; built once
+    for the module, never changed (tests copy it)."""
+    project = make_project(tmp_path_factory.mktemp("hand-edited") / "project")
+    generate("kraken", project)
+    (project / "brokers" / "kraken" / "broker.py").write_text(HAND_MADE)
+    config = project / "config" / "brokers" / "kraken.json"
+    config.write_text(config.read_text().replace('"api_key"', '"uid": "${KRAKEN_UID}", "api_key"'))
+    rewire(project)
+    return project
+
+
 @pytest.mark.parametrize("force", [False, True], ids=["new", "force"])
 @pytest.mark.parametrize("when", ["first-file", "middle-file", "last-file", "registry", "env"])
-def test_a_failed_move_leaves_the_project_as_it_was(project, tmp_path, monkeypatch, force, when):
-    reference = make_project(tmp_path / "reference")
-    files = len(generate("kraken", reference).files)
-    if force:  # replacing keeps the cassettes the first generation took from the corpus
-        files = len(generate("kraken", reference, force=True).files)
+def test_a_failed_move_leaves_the_project_as_it_was(
+    project, tmp_path, monkeypatch, force, when, kraken_files, hand_edited_kraken
+):
+    files = kraken_files[force]
     fail_at = {
         "first-file": 1,
         "middle-file": files // 2,
@@ -440,14 +466,10 @@ def test_a_failed_move_leaves_the_project_as_it_was(project, tmp_path, monkeypat
         "registry": files + 1,
         "env": files + 2,
     }[when]
-    if force:  # a hand-edited broker whose wiring the replacement changes
-        generate("kraken", project)
-        (project / "brokers" / "kraken" / "broker.py").write_text("class HandMadeBroker:\n")
-        config = project / "config" / "brokers" / "kraken.json"
-        config.write_text(
-            config.read_text().replace('"api_key"', '"uid": "${KRAKEN_UID}", "api_key"')
-        )
-        rewire(project)
+    if force:  # the test's own copy of the hand-edited broker
+        project = own_copy(hand_edited_kraken, tmp_path / "hand-edited")
+        # as built: no earlier test changed it (the retry below puts the template's back)
+        assert (project / "brokers" / "kraken" / "broker.py").read_text() == HAND_MADE
     before = listing(project)
 
     failing = FailingMoves(fail_at)

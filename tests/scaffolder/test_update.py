@@ -16,6 +16,7 @@ from scaffolder.cli import main
 from scaffolder.errors import ScaffolderError, UsageError
 from scaffolder.generate import generate
 from scaffolder.update import update
+from tests.conftest import own_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFLICT = "<<<<<<< before updating"
@@ -44,13 +45,6 @@ def template_project(root: Path) -> Path:
     git(root, "commit", "-q", "-m", "template v1")
     git(root, "tag", "v1")
     return root
-
-
-def own_copy(built: Path, tmp_path: Path) -> Path:
-    """``built`` (a project some tests share, never changed) copied into ``tmp_path``, git
-    repository included, for one test to change as it likes."""
-    shutil.copytree(built, tmp_path, symlinks=True, dirs_exist_ok=True)
-    return tmp_path
 
 
 @pytest.fixture(scope="module")
