@@ -74,17 +74,16 @@ def source_commits(
     checkout."""
     commits: dict[str, str] = {}
     listed = static_dir / "manifest.json"  # the bundled corpus's (scaffolder/harness/corpus.py)
-    if entry is not None or listed.is_file():
-        if entry is None:
-            try:
-                entry = json.loads(listed.read_text(encoding="utf-8"))["exchanges"][exchange_id]
-            except (OSError, ValueError, KeyError, TypeError):
-                entry = {}
-        for sources in (entry.get("sources") or {}).values():
-            for source in sources:
-                commits[source["path"].removeprefix("ts/src/test/static/")] = source["commit"]
-        if commits:
-            return commits
+    if entry is None and listed.is_file():
+        try:
+            entry = json.loads(listed.read_text(encoding="utf-8"))["exchanges"][exchange_id]
+        except (OSError, ValueError, KeyError, TypeError):
+            entry = {}
+    for sources in ((entry or {}).get("sources") or {}).values():
+        for source in sources:
+            commits[source["path"].removeprefix("ts/src/test/static/")] = source["commit"]
+    if commits:
+        return commits
     readme = static_dir / "README.md"
     if readme.is_file():
         row = re.compile(
