@@ -232,9 +232,9 @@ def child_pytest_without_hypothesis() -> Iterator[None]:
     hypothesis is here for this suite's own fuzz tests (the dev extra); a generated project's
     tests never use it, and a user's project need not have it installed. Its plugin imports
     hypothesis whole in its terminal summary, at the end of every pytest process: 130 ms of the
-    0.5 s a generated broker's tests take, in about a hundred such processes a run. Set from a fixture, so only in the process
-    running the tests (each xdist worker, or pytest without xdist), never in the xdist
-    controller whose workers run the fuzz tests."""
+    0.5 s a generated broker's tests take, in about a hundred such processes a run. Set from a
+    fixture, so only in the process running the tests (each xdist worker, or pytest without
+    xdist), never in the xdist controller whose workers run the fuzz tests."""
     with pytest.MonkeyPatch.context() as patch:
         given = os.environ.get("PYTEST_ADDOPTS", "")
         patch.setenv("PYTEST_ADDOPTS", f"{given} {CHILD_PYTEST_OPTIONS}".strip())

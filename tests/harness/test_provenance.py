@@ -19,6 +19,7 @@ import pytest
 
 from scaffolder.harness import provenance
 from scaffolder.harness.ccxt_import import import_ccxt
+from tests.conftest import own_copy
 from tests.harness.test_record import new_project, record_against_standin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,10 +95,7 @@ def test_a_broker_seeded_from_the_bundled_corpus_names_it_not_this_machine(tmp_p
 
 
 def test_a_contract_failure_on_the_cassettes_names_their_provenance(recorded, tmp_path):
-    import shutil
-
-    root = tmp_path / "project"
-    shutil.copytree(recorded, root)
+    root = own_copy(recorded, tmp_path / "project")
     scenario_path = root / "cassettes" / "binance" / "contract.json"
     scenario = json.loads(scenario_path.read_text())
     scenario["calls"]["get_ticker"]["kwargs"]["symbol"] = "ETH/USDT"  # a request not recorded

@@ -34,6 +34,7 @@ from scaffolder.harness.audit import audit
 from scaffolder.harness.matching import make_matcher
 from scaffolder.harness.record import RecordReport, record, replay_contract
 from scaffolder.standin import BinanceStandIn, RecordedRequest
+from tests.conftest import own_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "CANARY-RECORD-API-KEY-0000"
@@ -112,7 +113,7 @@ def first(tmp_path_factory) -> Recording:
 def second(tmp_path_factory, first) -> Recording:
     """A second recording into a copy of the first project: the re-recording path (overwrite)."""
     root = tmp_path_factory.mktemp("second") / "project"
-    shutil.copytree(first.root, root)
+    own_copy(first.root, root)
     return record_against_standin(root)
 
 
@@ -297,7 +298,7 @@ class _NoScrubbing:
 
 def test_when_the_audit_finds_a_secret_nothing_is_written(first, tmp_path, monkeypatch):
     root = tmp_path / "project"
-    shutil.copytree(first.root, root)  # with cassettes already there: they must stay as they are
+    own_copy(first.root, root)  # with cassettes already there: they must stay as they are
     before = snapshot(root / "cassettes")
     monkeypatch.setattr(session, "Scrubber", _NoScrubbing)
     with pytest.raises(ScaffolderError) as failure:

@@ -27,6 +27,7 @@ from scaffolder.harness.audit import audit
 from scaffolder.harness.record import RecordReport, record, replay_contract
 from scaffolder.standin.coinbase import CoinbaseStandIn
 from scaffolder.standin.gemini import GeminiStandIn
+from tests.conftest import own_copy
 from tests.harness.test_record import (
     CALLS,
     FILES,
@@ -123,7 +124,7 @@ def first(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 def second(tmp_path_factory: pytest.TempPathFactory, first: Recording) -> Recording:
     """A second recording into a copy of the first project: the re-recording path."""
     root = tmp_path_factory.mktemp(f"{first.exchange.name}-second") / "project"
-    shutil.copytree(first.root, root)
+    own_copy(first.root, root)
     return record_against_standin(first.exchange, root)
 
 

@@ -10,7 +10,6 @@ sent as a string) is reported as drift and swapped in; ``--only`` replaces one c
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from scaffolder.cli import main
 from scaffolder.harness.record import record
 from scaffolder.harness.rerecord import ReplayFailed, kept
 from scaffolder.standin import BinanceStandIn
+from tests.conftest import own_copy
 from tests.harness.test_record import API_KEY, ENV, SECRET, new_project, snapshot
 
 SCAFFOLDER = Path(sys.executable).parent / "scaffolder"
@@ -42,8 +42,7 @@ def committed(tmp_path_factory) -> Path:
 @pytest.fixture
 def project(committed, tmp_path) -> Path:
     root = tmp_path / "project"
-    shutil.copytree(committed, root)
-    return root
+    return own_copy(committed, root)
 
 
 def rerecord(root: Path, progress: list[str] | None = None, *, only=None, **shape) -> None:
@@ -138,7 +137,7 @@ def test_a_freshly_generated_rest_broker_gets_the_same_protection(tmp_path, tmp_
     recorded, first = recorded_rest_project(tmp_path_factory)
     assert first.returncode == 0, first.stderr
     root = tmp_path / "project"
-    shutil.copytree(recorded, root)
+    own_copy(recorded, root)
     before = snapshot(root / "cassettes" / NAME)
     with BinanceStandIn(KEY, SECRET) as standin:
         standin.change_shape({"side": "direction"}, path="/api/v3/openOrders")
