@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from scaffolder.fs import write_text_atomic
+from scaffolder.fs import load_yaml, write_text_atomic
 
 ANSWERS_HEADER = "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
 #: In a broker's answers file: where its cassettes came from (``recorded``, ``ccxt-static``).
@@ -52,6 +52,6 @@ def note_cassettes(root: Path, name: str) -> None:
     source = recorded(root, name)
     if source is None or not path.is_file():
         return
-    answers = yaml.safe_load(path.read_text(encoding="utf-8"))
+    answers = load_yaml(path.read_text(encoding="utf-8"))
     if isinstance(answers, dict) and answers.get(CASSETTES_KEY) != source:
         write_answers(path, {**answers, CASSETTES_KEY: source})

@@ -70,13 +70,15 @@ def validate(paths: tuple[str, ...], output_format: str, no_ccxt_checks: bool) -
 def _parse_data(pairs: tuple[str, ...]) -> dict[str, Any]:
     import yaml
 
+    from scaffolder.fs import load_yaml
+
     data: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"{pair!r} is not key=value", param_hint="--data")
         try:
-            data[key] = yaml.safe_load(value) if value else ""
+            data[key] = load_yaml(value) if value else ""
         except yaml.YAMLError:
             data[key] = value
     return data

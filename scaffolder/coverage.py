@@ -17,8 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from scaffolder.fs import load_yaml
 from scaffolder.harness.scenario import CALLS as SCENARIO_CALLS
 from scaffolder.wiring import broker_dirs
 
@@ -60,9 +59,7 @@ def _record_command(name: str, answers: dict[str, Any], standin: bool) -> str:
 def broker_coverage(root: Path, name: str) -> list[Proof]:
     """Every contract call of broker ``name`` with its proof."""
     answers_file = root / "brokers" / name / ".copier-answers.yml"
-    answers = (
-        yaml.safe_load(answers_file.read_text(encoding="utf-8")) if answers_file.exists() else {}
-    )
+    answers = load_yaml(answers_file.read_text(encoding="utf-8")) if answers_file.exists() else {}
     answers = answers or {}
     has = (answers.get("ccxt_meta") or {}).get("has") or {}
     config = _read_json(root / "config" / "brokers" / f"{name}.json")

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -104,3 +105,11 @@ def _make_dirs(directory: Path) -> list[Path]:
     for path in reversed(missing):
         path.mkdir(exist_ok=True)
     return missing[::-1]
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load(text)`` with libyaml's loader where PyYAML has it: the same data and
+    the same ``yaml.YAMLError`` for bad input, about eight times faster on a cassette."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

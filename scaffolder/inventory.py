@@ -6,8 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
-
+from scaffolder.fs import load_yaml
 from scaffolder.harness import provenance
 from scaffolder.wiring import broker_dirs
 
@@ -47,7 +46,7 @@ def inventory(root: Path) -> list[BrokerRow]:
         answers_file = directory / ".copier-answers.yml"
         answers = {}
         if answers_file.exists():
-            answers = yaml.safe_load(answers_file.read_text(encoding="utf-8")) or {}
+            answers = load_yaml(answers_file.read_text(encoding="utf-8")) or {}
         config_file = root / "config" / "brokers" / f"{directory.name}.json"
         testnet = False
         if config_file.exists():

@@ -24,7 +24,7 @@ import yaml
 from scaffolder.answers import CASSETTES_KEY, write_answers
 from scaffolder.broker_names import broker_paths, check_name
 from scaffolder.errors import ScaffolderError, UsageError
-from scaffolder.fs import scratch_dir, write_text_atomic
+from scaffolder.fs import load_yaml, scratch_dir, write_text_atomic
 from scaffolder.generate import (
     TEMPLATE_RELPATH,
     install_and_rewire,
@@ -118,7 +118,7 @@ def _read_answers(path: Path, root: Path) -> dict[str, Any]:
     """The broker's answers file as a mapping; a broken one is a usage error naming it."""
     shown = path.relative_to(root)
     try:
-        answers = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        answers = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UsageError(f"{shown} cannot be read as YAML ({type(exc).__name__})") from exc
     if not isinstance(answers, dict):
@@ -219,7 +219,7 @@ def update(name: str, root: Path, *, quiet: bool = True) -> UpdateReport:
             relative = file.relative_to(project)
             if CONFLICT_MARKER in file.read_text(encoding="utf-8", errors="replace"):
                 report.conflicts.append(relative.as_posix())
-        final = yaml.safe_load(answers_copy.read_text(encoding="utf-8")) or {}
+        final = load_yaml(answers_copy.read_text(encoding="utf-8")) or {}
         final = {**final, "_src_path": TEMPLATE_RELPATH.as_posix(), "_commit": new}
         if CASSETTES_KEY in answers:  # not a question: copier does not keep it
             final[CASSETTES_KEY] = answers[CASSETTES_KEY]

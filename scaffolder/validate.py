@@ -188,9 +188,11 @@ def _answers_beside(path: Path, name: str) -> dict[str, Any] | None:
     """The broker's ``.copier-answers.yml`` when ``path`` is ``config/brokers/<name>.json``."""
     import yaml
 
+    from scaffolder.fs import load_yaml
+
     answers = path.resolve().parents[2] / "brokers" / name / ".copier-answers.yml"
     try:
-        loaded = yaml.safe_load(answers.read_text(encoding="utf-8"))
+        loaded = load_yaml(answers.read_text(encoding="utf-8"))
     except (OSError, IndexError, yaml.YAMLError):
         return None
     return loaded if isinstance(loaded, dict) else None

@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from scaffolder.errors import UsageError
-from scaffolder.fs import write_text_atomic
+from scaffolder.fs import load_yaml, write_text_atomic
 
 #: Contract call -> the ccxt method (python name, unified name) the broker calls for it.
 EXPORTED: dict[str, tuple[str, str]] = {
@@ -60,7 +58,7 @@ def _positional(exchange: Any, method: str, args: tuple[Any, ...], kwargs: dict[
 
 def _answers(cassette: Path) -> list[tuple[str, int, Any]]:
     """``(url, status, body)`` of each recorded interaction; bodies parsed as JSON."""
-    document = yaml.safe_load(cassette.read_text(encoding="utf-8")) or {}
+    document = load_yaml(cassette.read_text(encoding="utf-8")) or {}
     answers = []
     for interaction in document.get("interactions") or []:
         text = (interaction["response"].get("body") or {}).get("string") or ""

@@ -59,9 +59,11 @@ def cassettes_expected(root: Path, name: str) -> str | None:
     """
     import yaml
 
+    from scaffolder.fs import load_yaml
+
     answers_path = root / "brokers" / name / ".copier-answers.yml"
     try:
-        answers = yaml.safe_load(answers_path.read_text(encoding="utf-8"))
+        answers = load_yaml(answers_path.read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError):
         answers = None
     if isinstance(answers, dict) and answers.get("_cassettes"):

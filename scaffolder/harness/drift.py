@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from scaffolder.errors import UsageError
+from scaffolder.fs import load_yaml
 
 #: Parsed fields whose values vary between recordings and never count as drift.
 IGNORED_VALUES = frozenset({"id", "client_order_id", "timestamp", "datetime"})
@@ -216,7 +217,7 @@ def _interactions(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: cannot be read as a cassette ({exc})") from exc
     return list(document.get("interactions") or [])

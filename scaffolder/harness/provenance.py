@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from scaffolder.ccxt_metadata import ccxt_version
-from scaffolder.fs import write_text_atomic
+from scaffolder.fs import load_yaml, write_text_atomic
 
 FILE = "provenance.json"
 #: The ``Server`` header every stand-in answers with ends in this (``BinanceStandIn/1.0``).
@@ -36,7 +36,7 @@ def now() -> str:
 def _first_interaction(directory: Path) -> dict[str, Any] | None:
     for path in sorted(directory.glob("*.yaml")):
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            document = load_yaml(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError:
             continue
         interactions = document.get("interactions") or []
