@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import xdist.plugin as xdist_plugin
 
 from tests.conftest import (
     PYC_PREFIX,
@@ -154,6 +155,22 @@ def test_a_value_json_would_change_is_refused(tmp_path: Path) -> None:
 def test_xdist_workers_steal_work_from_each_other(pytestconfig: pytest.Config) -> None:
     addopts = pytestconfig.getini("addopts")  # pyproject.toml's, as the controller reads them
     assert addopts[addopts.index("--dist") + 1] == "worksteal"
+
+
+def test_n_auto_starts_one_worker_more_than_the_cores(
+    pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked the way xdist asks (the hook, first answer wins): ours, then xdist's own."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    ask = pytestconfig.hook.pytest_xdist_auto_num_workers
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    monkeypatch.setattr(pytestconfig.option, "numprocesses", "auto", raising=False)
+    assert ask(config=pytestconfig) == cores + 1
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "7")
+    assert ask(config=pytestconfig) == 7  # the user's own count, as xdist documents it
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    monkeypatch.setattr(pytestconfig.option, "numprocesses", "logical")
+    assert ask(config=pytestconfig) == xdist_plugin.pytest_xdist_auto_num_workers(pytestconfig)
 
 
 @pytest.mark.parametrize(
