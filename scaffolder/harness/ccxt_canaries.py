@@ -83,10 +83,18 @@ def canary_like(name: str, value: str) -> str | None:
         except ValueError:
             size = 0
         if size:
-            return base64.b64encode(b"\xca" * size).decode()
+            return _base64_canary(size)
     if len(value) >= 16 and value.isalnum():  # base58 and the like: letters and digits
         return ("CANARYx" * len(value))[: len(value)]
     return _CANARY.get(name, f"CANARY-{name.upper()}")
+
+
+def _base64_canary(size: int) -> str:
+    """Base64 of ``size`` bytes that reads as a canary: ``CANARYCANARY...``, its last character
+    before the padding ``A`` (no stray low bits), so it decodes to exactly ``size`` bytes."""
+    length, padding = 4 * -(-size // 3), -size % 3
+    text = ("CANARY" * length)[: length - padding]
+    return (text[:-1] + "A" if padding else text) + "=" * padding
 
 
 def _canarized_fields(fields: Mapping[str, Any], *, options: bool = False) -> dict[str, Any]:

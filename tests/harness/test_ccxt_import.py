@@ -301,7 +301,7 @@ def test_credentials_in_a_json_body_do_not_reach_cassettes() -> None:
     ("value", "fake"),
     [
         ("0x" + "1f" * 32, "0x" + "ca" * 32),  # an EVM key: hex of the same length
-        ("AF4Edn4Qf3/QH0pCYGaaagg+I2DhgL5YyjvlWlMx4iE=", "ysrK" * 10 + "yso="),  # 32 bytes
+        ("AF4Edn4Qf3/QH0pCYGaaagg+I2DhgL5YyjvlWlMx4iE=", "CANARY" * 7 + "A="),  # 32 bytes
         ("secretsecretsecretsecre", "CANARYxCANARYxCANARYxCA"),  # base58-like: alphanumeric
         ("sample123", "0x" + "ca" * 32),  # no form to keep: the harness's own canary
         ("-----BEGIN PRIVATE KEY-----\nMC4C\n-----END PRIVATE KEY-----", None),
