@@ -109,7 +109,11 @@ def _merge_stats(test: str, outcomes: Counter[str], extra: dict[str, Any]) -> No
     stats["targets"] = {name: t.get("cases", 0) for name, t in sorted(tests.items())}
     stats["failures"] = sum(t.get("outcomes", {}).get("known_bug", 0) for t in tests.values())
     fd, tmp = tempfile.mkstemp(dir=STATS_FILE.parent, prefix=".fuzz-stats.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(stats, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, STATS_FILE)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(stats, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, STATS_FILE)
+    except BaseException:  # nothing half-written left beside the stats (or in the tree)
+        os.unlink(tmp)
+        raise

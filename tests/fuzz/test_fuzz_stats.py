@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,29 @@ def test_workers_merging_at_the_same_time_keep_every_entry(tmp_path: Path):
     merged = json.loads(stats.read_text())
     assert len(merged["tests"]) == 3 * count
     assert merged["cases"] == 3 * count
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stats.json", "stats.json.lock"]
+
+
+def test_a_merge_that_fails_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails half-way raises, keeps the stats as they were and leaves nothing
+    beside them (a temporary in the repository root would be committed by ``git add -A``)."""
+    import tests.fuzz as fuzz
+
+    stats = tmp_path / "stats.json"
+    stats.write_text('{"tests": {}}\n', encoding="utf-8")
+    monkeypatch.setattr(fuzz, "STATS_FILE", stats)
+    monkeypatch.setenv("FUZZ_STATS", "1")
+
+    def full_disk(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fuzz.json, "dump", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        fuzz.record_stats("t", Counter(ok=1))
+    assert stats.read_text(encoding="utf-8") == '{"tests": {}}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stats.json", "stats.json.lock"]
 
 
 def test_hypothesis_unicode_tables_are_kept_between_runs_outside_the_tree() -> None:
