@@ -159,7 +159,7 @@ def computed_once_per_run(
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto`` for this suite: one worker more than the cores it may run on.
+    """``-n auto`` for this suite: one worker more than xdist would start (one per core).
 
     About a third of the suite's test time is spent waiting, not computing: real socket
     timeouts against the stand-ins (the faults under test), child interpreters starting, the
@@ -169,9 +169,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     90 s. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` and ``-n logical`` keep xdist's own meaning."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or config.option.numprocesses == "logical":
         return None  # xdist's own hook answers
-    affinity = getattr(os, "sched_getaffinity", None)
-    cores = len(affinity(0)) if affinity else (os.cpu_count() or 1)
-    return cores + 1
+    from xdist.plugin import pytest_xdist_auto_num_workers as cores  # xdist's count of them
+
+    return cores(config) + 1
 
 
 def in_worker_order(names: list[str]) -> list[str]:
